@@ -1,0 +1,143 @@
+"""Review settings and the domain tables in ``data_templates/`` (data, not code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from review_lib.errors import fail
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "data_templates"
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A council taking part in the review."""
+
+    code: str
+    name: str
+    prefix: str
+    share: float
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """Everything a run needs to know about the review; defaults come from the brief."""
+
+    review_name: str
+    review_code: str
+    authorities: tuple[Authority, ...]
+    window_start: dt.date
+    window_end: dt.date
+    groups_in_scope: tuple[str, ...]
+    sample_size: int
+    seed: int
+    target_share_10_15: float
+    minimum_per_stratum: int
+    reviewers: tuple[str, ...]
+    source: str
+
+    def authority(self, key: str) -> Authority:
+        """Find an authority by code, name or review-ID prefix (case-insensitive)."""
+        wanted = slug(key)
+        for la in self.authorities:
+            if wanted in (slug(la.code), slug(la.name), slug(la.prefix)):
+                return la
+        raise KeyError(key)
+
+    def to_dict(self) -> dict:
+        """The settings as plain values, for the run manifest."""
+        return {
+            "review_name": self.review_name,
+            "review_code": self.review_code,
+            "authorities": [la.__dict__ for la in self.authorities],
+            "window": [self.window_start.isoformat(), self.window_end.isoformat()],
+            "placement_groups_in_scope": list(self.groups_in_scope),
+            "sample_size": self.sample_size,
+            "seed": self.seed,
+            "target_share_aged_10_15": self.target_share_10_15,
+            "minimum_per_stratum": self.minimum_per_stratum,
+            "reviewers": list(self.reviewers),
+        }
+
+
+def slug(text: str) -> str:
+    """Lower-case letters and digits only, so 'Stockton-on-Tees' matches 'stockton on tees'."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
+def load_config(path: str | Path | None = None) -> ReviewConfig:
+    """Read a review configuration YAML file (the bundled default when ``path`` is None).
+
+    Raises
+    ------
+    InputProblems
+        When the file is missing, is not YAML, or a setting is out of range.
+    """
+    path = Path(path) if path else TEMPLATES / "review_config.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except FileNotFoundError:
+        raise fail(path, "", "the configuration file does not exist") from None
+    except yaml.YAMLError as exc:
+        raise fail(path, "", f"is not valid YAML ({exc})") from None
+    try:
+        authorities = tuple(
+            Authority(str(a["code"]).strip(), str(a["name"]).strip(), str(a["prefix"]).strip(),
+                      float(a.get("share", 0)))
+            for a in raw["authorities"]
+        )
+        window = raw.get("window", {})
+        sample = raw.get("sample", {})
+        cfg = ReviewConfig(
+            review_name=str(raw.get("review_name", "Out-of-area placement review")),
+            review_code=str(raw.get("review_code", "OOA")),
+            authorities=authorities,
+            window_start=pd.Timestamp(window.get("start", "2017-01-01")).date(),
+            window_end=pd.Timestamp(window.get("end", "2019-12-31")).date(),
+            groups_in_scope=tuple(raw.get("placement_groups_in_scope", ["foster", "residential"])),
+            sample_size=int(sample.get("size", 45)),
+            seed=int(sample.get("seed", 20191011)),
+            target_share_10_15=float(sample.get("target_share_aged_10_15", 70)),
+            minimum_per_stratum=int(sample.get("minimum_per_stratum", 1)),
+            reviewers=tuple(str(r) for r in raw.get("reviewers", ["Reviewer A", "Reviewer B"])),
+            source=str(path),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(path, "", f"a setting is missing or has the wrong form ({exc})",
+                   "see data_templates/review_config.yaml for every setting with its default") from None
+    if not cfg.authorities:
+        raise fail(path, "authorities", "no authority is listed", "at least one authority")
+    if cfg.window_end < cfg.window_start:
+        raise fail(path, "window", "the review window ends before it starts")
+    return cfg
+
+
+@lru_cache(maxsize=None)
+def table(name: str) -> pd.DataFrame:
+    """Read a bundled CSV domain table from ``data_templates/`` as text columns."""
+    return pd.read_csv(TEMPLATES / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def age_group(age: int) -> str:
+    """DfE publication age group for an age in whole years."""
+    groups = table("dfe_age_groups")
+    for row in groups.itertuples():
+        if int(row.min_age) <= age <= int(row.max_age):
+            return row.age_group
+    return "Unknown"
+
+
+def distance_band(miles: float) -> str:
+    """The distance band (from ``distance_bands.csv``) for a straight-line distance in miles."""
+    if miles != miles:  # NaN: location unknown
+        return "Unknown"
+    for row in table("distance_bands").itertuples():
+        if float(row.min_miles) <= miles < float(row.max_miles):
+            return row.band
+    return "Unknown"

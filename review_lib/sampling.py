@@ -1,0 +1,295 @@
+"""The sample: a seeded, stratified draw of case files from the frame.
+
+Design (all parameters in the review configuration):
+
+* the total is split between authorities by the configured shares (60/40 by default);
+* within each authority, ``target_share_aged_10_15`` per cent of its cases go to children aged
+  10 to 15 at placement start, the rest to other ages (capped by how many children there are);
+* within those two parts, cases go to strata (DfE age group x foster/residential) in proportion
+  to their size, with at least ``minimum_per_stratum`` each and never more than the stratum holds;
+  fractions are rounded by the largest-remainder method;
+* within each stratum children are ordered by a keyed hash of (seed, child id), so the draw does
+  not depend on the order of rows in the frame; the first n are sampled and the rest are the
+  stratum's reserves, in that order;
+* every sampled child carries its inclusion probability n_h / N_h and design weight N_h / n_h.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from review_lib.config import ReviewConfig
+from review_lib.errors import fail
+
+FOCUS_AGE_GROUP = "10 to 15"
+
+
+@dataclass
+class SampleResult:
+    """What the sampling stage produces."""
+
+    sample: pd.DataFrame
+    reserves: pd.DataFrame
+    key: pd.DataFrame
+    strata: pd.DataFrame
+    notes: list[str]
+
+
+def largest_remainder(sizes: list[int] | np.ndarray, total: int, minimum: int = 0) -> np.ndarray:
+    """Allocate ``total`` cases to strata in proportion to ``sizes``.
+
+    Strata whose proportional share falls below ``minimum`` get the minimum (or their whole size
+    if smaller); strata whose share exceeds their size get their size; the rest is re-shared in
+    proportion among the others until nothing moves, then rounded by largest remainder (ties go
+    to the larger stratum, then the earlier one).
+
+    Raises
+    ------
+    ValueError
+        When ``total`` exceeds the sum of ``sizes``.
+    """
+    sizes = np.asarray(sizes, dtype=float)
+    if total > sizes.sum():
+        raise ValueError(f"cannot draw {total} from {int(sizes.sum())}")
+    fixed = np.where(sizes == 0, 0.0, np.nan)
+    while True:
+        free = np.isnan(fixed)
+        rest = total - np.nansum(fixed)
+        if not free.any():
+            break
+        quota = np.zeros_like(sizes)
+        quota[free] = rest * sizes[free] / sizes[free].sum()
+        floor_ = np.minimum(minimum, sizes)
+        low = free & (quota < floor_)
+        high = free & (quota > sizes)
+        if not (low | high).any():
+            break
+        fixed[low] = floor_[low]
+        fixed[high] = sizes[high]
+    alloc = np.where(np.isnan(fixed), 0, fixed)
+    free = np.isnan(fixed)
+    if free.any():
+        quota = (total - alloc.sum()) * sizes[free] / sizes[free].sum()
+        base = np.floor(quota + 1e-9)
+        short = int(round(total - alloc.sum() - base.sum()))
+        order = sorted(range(len(quota)), key=lambda i: (-(quota[i] - base[i]), -sizes[free][i], i))
+        base[order[:short]] += 1
+        alloc[free] = base
+    return alloc.astype(int)
+
+
+def draw_key(seed: int, child_id: str) -> str:
+    """The random-order key of a child: a SHA-256 of the seed and the CHILD id."""
+    return hashlib.sha256(f"{seed}:{child_id}".encode()).hexdigest()
+
+
+def _part_allocation(frame: pd.DataFrame, n: int, minimum: int, notes: list[str], label: str) -> dict:
+    strata = frame.groupby("stratum").size()
+    if n > strata.sum():
+        notes.append(f"{label}: {n} cases were wanted but only {strata.sum()} children exist; all are taken.")
+        n = int(strata.sum())
+    minimum_used = minimum if n >= minimum * len(strata) else 0
+    if minimum_used != minimum:
+        notes.append(f"{label}: {len(strata)} strata but only {n} cases, so the minimum of {minimum} "
+                     "per stratum could not be kept; cases were shared in proportion instead.")
+    alloc = largest_remainder(strata.to_numpy(), n, minimum_used)
+    return dict(zip(strata.index, alloc))
+
+
+def allocate(frame: pd.DataFrame, config: ReviewConfig, size: int, split: dict[str, float],
+             share_10_15: float, minimum: int, notes: list[str]) -> pd.DataFrame:
+    """Cases per stratum: returns a table of stratum, population N_h and allocation n_h."""
+    codes = list(split)
+    per_authority = frame.groupby("authority_code").size().reindex(codes, fill_value=0)
+    wanted = largest_remainder(np.array([split[c] for c in codes]) * 1000, size)
+    rows = []
+    for code, n_a in zip(codes, wanted):
+        name = config.authority(code).name
+        available = int(per_authority[code])
+        if n_a > available:
+            notes.append(f"{name}: {n_a} cases were wanted but only {available} children are in the "
+                         f"frame; the other {n_a - available} go to the other authorities.")
+        own = frame[frame["authority_code"] == code]
+        focus = own["age_group"].eq(FOCUS_AGE_GROUP)
+        n_a = min(n_a, available)
+        n_focus = min(int(round(n_a * share_10_15 / 100)), int(focus.sum()))
+        n_other = min(n_a - n_focus, int((~focus).sum()))
+        n_focus = n_a - n_other
+        alloc = _part_allocation(own[focus], n_focus, minimum, notes, f"{name}, aged 10 to 15") if n_focus else {}
+        alloc |= _part_allocation(own[~focus], n_other, minimum, notes, f"{name}, other ages") if n_other else {}
+        for stratum, count in own.groupby("stratum").size().items():
+            rows.append((code, name, stratum, int(count), int(alloc.get(stratum, 0))))
+    strata = pd.DataFrame(rows, columns=["authority_code", "authority", "stratum", "population", "allocated"])
+    shortfall = size - strata["allocated"].sum()
+    if shortfall > 0:
+        strata = _top_up(strata, shortfall, notes)
+    return strata
+
+
+def _top_up(strata: pd.DataFrame, shortfall: int, notes: list[str]) -> pd.DataFrame:
+    """Give cases an authority could not fill to strata with children left, in proportion."""
+    spare = strata["population"] - strata["allocated"]
+    extra = largest_remainder(spare.to_numpy(), int(shortfall))
+    strata["allocated"] += extra
+    notes.append(f"{shortfall} case(s) were moved between authorities to reach the sample size.")
+    return strata
+
+
+def parse_split(text: str | None, config: ReviewConfig) -> dict[str, float]:
+    """Read ``--split`` such as ``60/40`` (configured order) or ``S=60,H=40`` into code -> share."""
+    if not text:
+        shares = {a.code: a.share for a in config.authorities}
+    elif "=" in text:
+        shares = {}
+        for part in text.split(","):
+            key, _, value = part.partition("=")
+            try:
+                shares[config.authority(key.strip()).code] = float(value)
+            except KeyError:
+                raise fail("--split", key.strip(), "is not one of the review's authorities",
+                           ", ".join(f"{a.prefix} ({a.name})" for a in config.authorities)) from None
+            except ValueError:
+                raise fail("--split", part, "is not a number", "shares such as S=60,H=40") from None
+    else:
+        values = text.replace(":", "/").split("/")
+        if len(values) != len(config.authorities):
+            raise fail("--split", text, f"gives {len(values)} shares for {len(config.authorities)} authorities",
+                       "one share per authority in the configured order (" +
+                       "/".join(a.name for a in config.authorities) + ")")
+        try:
+            shares = {a.code: float(v) for a, v in zip(config.authorities, values)}
+        except ValueError:
+            raise fail("--split", text, "is not a list of numbers", "for example 60/40") from None
+    if abs(sum(shares.values()) - 100) > 1e-6:
+        raise fail("--split", text or "configuration", f"the shares add up to {sum(shares.values()):g}, not 100",
+                   "per-cent shares that sum to 100, e.g. 60/40")
+    return shares
+
+
+def draw_sample(frame: pd.DataFrame, config: ReviewConfig, size: int | None = None,
+                split: dict[str, float] | None = None, seed: int | None = None,
+                share_10_15: float | None = None, double_coding: float = 20.0) -> SampleResult:
+    """Draw the stratified sample from the frame (see the module docstring for the design).
+
+    Raises
+    ------
+    InputProblems
+        When the frame holds fewer children than the sample size.
+    """
+    size = config.sample_size if size is None else size
+    seed = config.seed if seed is None else seed
+    split = split or {a.code: a.share for a in config.authorities}
+    share_10_15 = config.target_share_10_15 if share_10_15 is None else share_10_15
+    if size < 1:
+        raise fail("--size", str(size), "the sample needs at least one case", "a whole number such as 45")
+    if len(frame) < size:
+        raise fail("frame.csv", "", f"only {len(frame)} eligible children are in the frame, fewer than the "
+                   f"{size} cases asked for", f"--size {len(frame)} or less, or a wider review window")
+    notes: list[str] = []
+    frame = frame.copy()
+    frame["child_id"] = frame["child_id"].astype(str)
+    frame["stratum"] = frame["age_group"] + " | " + frame["placement_type"]
+    frame["_key"] = [draw_key(seed, c) for c in frame["child_id"]]
+    frame = frame.sort_values(["authority_code", "stratum", "_key"]).reset_index(drop=True)
+    strata = allocate(frame, config, size, split, share_10_15, config.minimum_per_stratum, notes)
+    frame = frame.merge(strata[["authority_code", "stratum", "population", "allocated"]],
+                        on=["authority_code", "stratum"])
+    frame["order_in_stratum"] = frame.groupby(["authority_code", "stratum"]).cumcount() + 1
+    chosen = frame["order_in_stratum"] <= frame["allocated"]
+    sample = frame[chosen].copy()
+    sample["inclusion_probability"] = sample["allocated"] / sample["population"]
+    sample["design_weight"] = sample["population"] / sample["allocated"]
+    sample = _review_ids(sample, config)
+    sample = _double_coding(sample, double_coding, seed)
+    sample = assign_reviewers(sample, config.reviewers)
+    reserves = frame[~chosen].copy()
+    reserves["reserve_order"] = reserves["order_in_stratum"] - reserves["allocated"]
+    key = sample[["review_id", "child_id", "authority"]].sort_values("review_id")
+    sample_out = sample.drop(columns=["child_id", "_key", "order_in_stratum", "allocated",
+                                      "population"]).sort_values("review_id")
+    reserve_cols = ["authority_code", "authority", "stratum", "reserve_order", "child_id",
+                    "age_group", "placement_type", "placement_start"]
+    return SampleResult(sample_out.reset_index(drop=True),
+                        reserves[reserve_cols].reset_index(drop=True), key.reset_index(drop=True),
+                        strata, notes)
+
+
+def _review_ids(sample: pd.DataFrame, config: ReviewConfig) -> pd.DataFrame:
+    """Review IDs like S-01: numbered in random (hash) order so an ID reveals nothing of the child."""
+    sample = sample.sort_values(["authority_code", "_key"])
+    prefix = sample["authority_code"].map({a.code: a.prefix for a in config.authorities})
+    number = sample.groupby("authority_code").cumcount() + 1
+    sample["review_id"] = prefix + "-" + number.map("{:02d}".format)
+    return sample
+
+
+def _double_coding(sample: pd.DataFrame, percent: float, seed: int) -> pd.DataFrame:
+    """Mark ``percent`` of cases (at least one per authority) for a second, independent coder."""
+    wanted = int(np.ceil(len(sample) * percent / 100)) if percent > 0 else 0
+    order = sample.assign(_dc=[draw_key(seed + 1, r) for r in sample["review_id"]]).sort_values("_dc")
+    picked = set(order.groupby("authority_code").head(1 if wanted else 0)["review_id"])
+    for review_id in order["review_id"]:
+        if len(picked) >= wanted:
+            break
+        picked.add(review_id)
+    sample["double_coded"] = sample["review_id"].isin(picked)
+    return sample
+
+
+def assign_reviewers(sample: pd.DataFrame, reviewers: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Share cases out so every reviewer has as equal a load as possible (first and second
+    codings counted together); a second coder is never the case's first reviewer."""
+    load = {r: 0 for r in reviewers}
+    first, second = [], []
+    for row in sample.sort_values("review_id").itertuples():
+        person = min(reviewers, key=lambda r: (load[r], reviewers.index(r)))
+        load[person] += 1
+        first.append(person)
+        if row.double_coded and len(reviewers) > 1:
+            other = min((r for r in reviewers if r != person), key=lambda r: (load[r], reviewers.index(r)))
+            load[other] += 1
+            second.append(other)
+        else:
+            second.append("")
+    ordered = sample.sort_values("review_id").copy()
+    ordered["reviewer"], ordered["second_reviewer"] = first, second
+    return ordered
+
+
+def summarise(frame: pd.DataFrame, result: SampleResult) -> pd.DataFrame:
+    """Population and sample by authority and stratum, with shares, for the methods section."""
+    strata = result.strata.copy()
+    strata["sampling_fraction"] = (strata["allocated"] / strata["population"]).round(3)
+    return strata.rename(columns={"allocated": "sample"})
+
+
+def methods_paragraph(frame: pd.DataFrame, result: SampleResult, config: ReviewConfig,
+                      size: int, split: dict[str, float], seed: int, share_10_15: float) -> str:
+    """Plain-English description of the draw, written from the actual parameters and results."""
+    sample = result.sample
+    by_la = sample.groupby("authority").size()
+    pop_la = frame.groupby("authority").size()
+    realised = ", ".join(f"{name} {by_la.get(name, 0)} of {pop_la.get(name, 0)}"
+                         for name in [a.name for a in config.authorities])
+    wanted = "/".join(f"{split[a.code]:g}" for a in config.authorities)
+    share = 100 * sample["age_group"].eq(FOCUS_AGE_GROUP).mean()
+    mix = sample["placement_type"].value_counts()
+    mix_text = " and ".join(f"{n} in {t.lower()}" for t, n in mix.items())
+    text = (f"From {len(frame)} children who started an eligible out-of-area placement between "
+            f"{config.window_start:%d %B %Y} and {config.window_end:%d %B %Y}, {len(sample)} case files "
+            f"were drawn ({realised}), against a planned {size} split {wanted}. Cases were stratified by "
+            f"authority, age group at placement and placement type; {share_10_15:g}% of each authority's "
+            f"cases were aimed at children aged 10 to 15 and {share:.0f}% of the sample are in that age "
+            f"group. The sample holds {mix_text}. Within each stratum, cases were drawn in a random "
+            f"order fixed by seed {seed}, so the draw can be repeated exactly; every case carries a "
+            f"design weight (children in its stratum divided by cases drawn from it) so that findings "
+            f"can be estimated for all children placed out of area, not only those reviewed. "
+            f"{int(sample['double_coded'].sum())} cases were coded twice, independently, to check "
+            f"agreement between reviewers.")
+    if result.notes:
+        text += " Adjustments: " + " ".join(result.notes)
+    return text
