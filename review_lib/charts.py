@@ -1,0 +1,186 @@
+"""Charts and tables for the report, in one accessible style.
+
+Colours are the Okabe-Ito colour-blind-safe palette, paired with different markers and hatches so
+they stay readable in greyscale; every chart states n and draws 95% intervals where there are any;
+every figure is embedded as a PNG with alt text, so the HTML needs nothing from the internet.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from review_lib.config import table  # noqa: E402
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
+MARKERS = ["o", "s", "D", "^", "v", "P"]
+HATCHES = ["", "///", "...", "xx", "\\\\", "++"]
+
+
+def style() -> None:
+    """Apply the report's chart style (call once before drawing)."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 11,
+        "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False,
+        "axes.grid": True, "grid.color": "#DDDDDD", "grid.linewidth": 0.6, "axes.axisbelow": True,
+        "legend.frameon": False, "font.family": "DejaVu Sans",
+    })
+
+
+def figure_html(fig, alt: str, caption: str = "") -> str:
+    """The figure as an embedded PNG ``<figure>`` with alt text and caption (closes the figure)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure class="chart"><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"{cap}</figure>")
+
+
+def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_columns=()) -> str:
+    """A plain, accessible HTML table (caption, header cells, numbers right-aligned)."""
+    shown = df.copy()
+    for column in shown.columns:
+        if column in percent_columns:
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.0f}%")
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+    body = shown.to_html(index=index, escape=True, border=0, classes="report-table", na_rep="")
+    if caption:
+        body = body.replace('<table border="0" class="dataframe report-table">',
+                            f'<table class="report-table"><caption>{html.escape(caption)}</caption>', 1)
+    return body
+
+
+def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
+    """Share of cases with the good-practice answer, per question and authority, with 95% intervals."""
+    style()
+    rows = headlines.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(rows) * max(1, len(authorities) / 2)))
+    step = 0.8 / max(len(authorities), 1)
+    for i, la in enumerate(authorities):
+        y = np.arange(len(rows)) + (i - (len(authorities) - 1) / 2) * step
+        pct, low, high = (rows[f"{la}|{k}"].astype(float) for k in ("percent", "ci_low", "ci_high"))
+        n = rows[f"{la}|n"].fillna(0).astype(int)
+        ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=MARKERS[i], color=PALETTE[i], ecolor=PALETTE[i],
+                    capsize=3, markersize=6, label=la, linestyle="none")
+        for yy, p, nn in zip(y, pct, n):
+            if not np.isnan(p):
+                ax.annotate(f"n={nn}", (101, yy), fontsize=7, color="#444444", va="center",
+                            annotation_clip=False)
+    ax.set_yticks(np.arange(len(rows)), [f"{l} ({h})" for l, h in zip(rows["report_label"], rows["headline_answer"])])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Per cent of cases answered (dot) with 95% interval (line)")
+    ax.set_title(title)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02 + 0.4 / len(rows)), ncol=len(authorities))
+    return fig
+
+
+def answer_chart(findings: pd.DataFrame, question: str, authorities: list[str], title: str):
+    """Every answer to one question per authority (stacked shares), 'Not recorded' kept visible."""
+    style()
+    rows = findings[(findings["question"] == question) & findings["authority"].isin(authorities)
+                    & findings["percent"].notna()]
+    pivot = rows.pivot_table(index="authority", columns="answer", values="percent", sort=False).reindex(authorities)
+    n = rows.groupby("authority")["n"].first().reindex(authorities)
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.5 * len(authorities)))
+    left = np.zeros(len(pivot))
+    for i, answer in enumerate(pivot.columns):
+        values = pivot[answer].fillna(0).to_numpy()
+        ax.barh(range(len(pivot)), values, left=left, color=PALETTE[i % len(PALETTE)],
+                hatch=HATCHES[i % len(HATCHES)], edgecolor="white", label=answer)
+        left += values
+    ax.set_yticks(range(len(pivot)), [f"{la} (n={int(c) if c == c else 0})" for la, c in zip(pivot.index, n)])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Per cent of cases answered")
+    ax.set_title(title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8)
+    return fig
+
+
+def year_chart(by_year: pd.DataFrame, authorities: list[str]):
+    """Q1: children starting an out-of-area placement each year, per authority."""
+    style()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    years = by_year.index.astype(int)
+    width = 0.8 / len(authorities)
+    for i, la in enumerate(authorities):
+        values = by_year.get(la, pd.Series(0, index=by_year.index))
+        bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values, width, color=PALETTE[i],
+                      hatch=HATCHES[i], edgecolor="white", label=la)
+        ax.bar_label(bars, fontsize=8)
+    ax.set_xticks(years)
+    ax.set_ylabel("Children")
+    ax.set_title("Children starting an out-of-area placement, by year")
+    ax.legend()
+    return fig
+
+
+def distance_chart(frame: pd.DataFrame, authorities: list[str]):
+    """Q2: children by distance band from home, per authority, with n."""
+    style()
+    bands = list(table("distance_bands")["band"])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / len(authorities)
+    for i, la in enumerate(authorities):
+        mine = frame[frame["authority"] == la]
+        counts = mine["distance_band"].value_counts().reindex(bands, fill_value=0)
+        share = 100 * counts / max(len(mine), 1)
+        ax.bar(np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width, share, width,
+               color=PALETTE[i], hatch=HATCHES[i], edgecolor="white", label=f"{la} (n={len(mine)})")
+    ax.set_xticks(range(len(bands)), bands, fontsize=8)
+    ax.set_ylabel("Per cent of children")
+    ax.set_title("Straight-line distance from home to placement")
+    ax.legend()
+    return fig
+
+
+def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int = 1):
+    """Q2: where children were placed, counted by host authority and drawn at the authority's centre
+    over an outline of Great Britain made from postcode grid squares (no tiles, no addresses)."""
+    style()
+    land = table("map_land_grid").astype(float)
+    centres = table("authority_centroids").set_index("upper_tier_code").astype(float)
+    fig, ax = plt.subplots(figsize=(6, 8))
+    ax.scatter(land["easting"] + 2500, land["northing"] + 2500, s=1.2, marker="s", color="#E3E3E3", linewidths=0)
+    for i, la in enumerate(authorities):
+        counts = frame[frame["authority"] == la].groupby("host_authority_code").size()
+        counts = counts[counts >= minimum]
+        where = centres.reindex(counts.index).dropna()
+        ax.scatter(where["easting"], where["northing"], s=12 * counts.reindex(where.index), alpha=0.65,
+                   color=PALETTE[i], marker=MARKERS[i], edgecolors="black", linewidths=0.4,
+                   label=f"{la}: children by host authority")
+    ax.set_aspect("equal")
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title("Host authorities of out-of-area placements (marker area = children)")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def sample_chart(strata: pd.DataFrame):
+    """Population and sample by stratum: the sample's shape beside the frame's."""
+    style()
+    rows = strata.assign(label=strata["authority"] + ": " + strata["stratum"])
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * len(rows)))
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, rows["population"], 0.4, color=PALETTE[4], label="Children in the frame")
+    ax.barh(y + 0.2, rows["sample"], 0.4, color=PALETTE[0], hatch="///", edgecolor="white", label="Cases sampled")
+    ax.set_yticks(y, rows["label"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Children")
+    ax.set_title("Population and sample by stratum")
+    ax.legend()
+    return fig

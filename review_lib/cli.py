@@ -1,0 +1,285 @@
+"""``ooa-review``: one subcommand per stage of the review; each reads files and writes files.
+
+Exit status: 0 success; 1 a problem with the input (printed as located, plain-English messages,
+never a traceback); 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from review_lib.config import load_config
+from review_lib.errors import InputProblems, fail
+
+EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the command was mistyped."
+
+
+@contextlib.contextmanager
+def staged_output(folder: Path, names: list[str], force: bool):
+    """Write a stage's files into a hidden staging folder and move them into ``folder`` only when
+    all are written, so a failed run never leaves a half-written output that looks complete."""
+    existing = [n for n in names if (folder / n).exists()]
+    if existing and not force:
+        raise fail(folder, "", f"already holds {', '.join(existing)} from an earlier run",
+                   "--force to replace them, or another --out folder")
+    stage = folder / f".staging-{time.time_ns()}"
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        for item in stage.iterdir():
+            target = folder / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def say(args, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, flush=True)
+
+
+# -- stages -----------------------------------------------------------------------------------
+def cmd_frame(args) -> int:
+    from review_lib.frame import run_frame
+
+    config = load_config(args.config)
+    say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
+    result = run_frame(args.ssda903, config, args.authority)
+    with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
+        result.frame.to_csv(stage / "frame.csv", index=False)
+        result.excluded.to_csv(stage / "excluded.csv", index=False)
+        result.funnel.to_csv(stage / "funnel.csv", index=False)
+    for note in result.notes:
+        say(args, f"  note: {note}")
+    counts = result.frame.groupby("authority").size()
+    say(args, f"Frame: {len(result.frame)} children ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+              f"{len(result.excluded)} placements excluded with reasons. Written to {args.out}/")
+    return 0
+
+
+def read_csv_input(path: Path, required: list[str]) -> pd.DataFrame:
+    """Read a CSV written by an earlier stage, with a located error if it is missing or wrong."""
+    if not path.exists():
+        raise fail(path, "", "the file does not exist", "the output of the earlier stage")
+    try:
+        df = pd.read_csv(path, dtype={"child_id": str, "review_id": str}, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise fail(path, "", f"cannot be read as CSV ({exc})", "the CSV file the earlier stage wrote") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise fail(path, "line 1", f"column {', '.join(missing)} is missing", ", ".join(required))
+    return df
+
+
+def cmd_sample(args) -> int:
+    from review_lib import sampling
+
+    config = load_config(args.config)
+    frame = read_csv_input(args.frame, ["child_id", "authority_code", "authority", "age_group", "placement_type"])
+    split = sampling.parse_split(args.split, config)
+    seed = config.seed if args.seed is None else args.seed
+    size = config.sample_size if args.size is None else args.size
+    share = config.target_share_10_15 if args.share_10_15 is None else args.share_10_15
+    result = sampling.draw_sample(frame, config, size, split, seed, share, args.double_coding)
+    names = ["sample.csv", "reserves.csv", "key.csv", "strata.csv", "sampling_method.md"]
+    with staged_output(args.out, names, args.force) as stage:
+        result.sample.to_csv(stage / "sample.csv", index=False)
+        result.reserves.to_csv(stage / "reserves.csv", index=False)
+        result.key.to_csv(stage / "key.csv", index=False)
+        result.strata.to_csv(stage / "strata.csv", index=False)
+        text = sampling.methods_paragraph(frame, result, config, size, split, seed, share)
+        (stage / "sampling_method.md").write_text(text + "\n", encoding="utf-8")
+    for note in result.notes:
+        say(args, f"  note: {note}")
+    by_la = result.sample.groupby("authority").size()
+    say(args, f"Sample: {len(result.sample)} cases ({', '.join(f'{k} {v}' for k, v in by_la.items())}), "
+              f"{int(result.sample['double_coded'].sum())} double-coded. The key linking review IDs to CHILD "
+              f"ids is {args.out}/key.csv: keep it local. Written to {args.out}/")
+    return 0
+
+
+def cmd_workbooks(args) -> int:
+    from review_lib.codebook import load_codebook
+    from review_lib.workbooks import file_stem, write_workbooks
+
+    config = load_config(args.config)
+    sample = read_csv_input(args.sample, ["review_id", "authority", "reviewer", "second_reviewer"])
+    sample = sample.astype(str).replace("nan", "")
+    names = [f"{file_stem(r)}.xlsx" for r in config.reviewers]
+    with staged_output(args.out, names, args.force) as stage:
+        paths = write_workbooks(sample, config, load_codebook(), stage, synthetic=args.synthetic)
+    say(args, f"Workbooks: {len(paths)} written to {args.out}/ ({', '.join(p.name for p in paths)})")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from review_lib.codebook import load_codebook
+    from review_lib.validation import check_returns
+
+    config = load_config(args.config)
+    result = check_returns(args.returns, config, load_codebook(),
+                           progress=None if args.quiet else (lambda name: print(f"  checking {name}", flush=True)))
+    if not result.files and result.issues.empty:
+        raise fail(args.returns[0], "", "no returned workbook (.xlsx) was found", "returned .xlsx workbooks")
+    errors = result.errors
+    for issue in errors.head(60).itertuples():
+        print(f"{Path(issue.file).name}, sheet {issue.sheet}, cell {issue.cell}"
+              f"{', case ' + issue.review_id if issue.review_id else ''}"
+              f"{', question ' + issue.question if issue.question else ''}: {issue.problem}."
+              f"{' Allowed: ' + issue.allowed if issue.allowed else ''}", file=sys.stderr)
+    if len(errors) > 60:
+        print(f"... and {len(errors) - 60} more: see issues.csv", file=sys.stderr)
+    if args.out:
+        names = ["issues.csv", "completion.csv", "answers.csv"]
+        with staged_output(args.out, names, args.force) as stage:
+            result.issues.to_csv(stage / "issues.csv", index=False)
+            result.completion.to_csv(stage / "completion.csv", index=False)
+            if errors.empty:
+                result.answers.to_csv(stage / "answers.csv", index=False)
+    status = result.completion["status"].value_counts()
+    say(args, f"Checked {len(result.files)} workbook(s): {len(errors)} problem(s) to fix, "
+              f"{len(result.issues) - len(errors)} note(s); cases "
+              + ", ".join(f"{k.lower()} {v}" for k, v in status.items()) + "."
+              + (f" Written to {args.out}/" if args.out else ""))
+    if not errors.empty and args.out:
+        say(args, "answers.csv is written once every problem is fixed.")
+    return 1 if not errors.empty else 0
+
+
+def cmd_report(args) -> int:
+    from review_lib.report import build_report
+
+    config = load_config(args.config)
+    say(args, "Building the report (running the notebooks) ...")
+    index = build_report(args.review, config, force=args.force, timeout=args.timeout,
+                         progress=(lambda text: None) if args.quiet else print)
+    say(args, f"Report: {index}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from review_lib import synthetic
+    from review_lib.codebook import load_codebook
+    from review_lib.geography import Geography
+    from review_lib.simulate import fill_workbook
+
+    started = time.time()
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise fail(out, "", "already holds a review", "--force to replace the demo, or another --out folder")
+    if out.exists():
+        shutil.rmtree(out)
+    config = load_config(args.config)
+    say(args, f"[1/6] Making a synthetic SSDA903 return for {', '.join(a.name for a in config.authorities)} ...")
+    geography = Geography()
+    returns = synthetic.generate(config, seed=args.seed, geography=geography)
+    inputs = out / "inputs" / "ssda903"
+    synthetic.write_return(returns, inputs, config)
+    (out / "inputs" / "SYNTHETIC").write_text("Every file under inputs/ is synthetic demonstration data.\n")
+    common = dict(config=args.config, force=True, quiet=args.quiet)
+    say(args, "[2/6] Frame ...")
+    cmd_frame(argparse.Namespace(ssda903=[inputs], out=out / "frame", authority=None, **common))
+    say(args, "[3/6] Sample ...")
+    cmd_sample(argparse.Namespace(frame=out / "frame" / "frame.csv", out=out / "sample", size=None, split=None,
+                                  seed=None, share_10_15=None, double_coding=20.0, **common))
+    say(args, "[4/6] Reviewer workbooks, then simulated reviewers fill them in (synthetic answers) ...")
+    cmd_workbooks(argparse.Namespace(sample=out / "sample" / "sample.csv", out=out / "workbooks",
+                                     synthetic=True, **common))
+    codebook = load_codebook()
+    for blank in sorted((out / "workbooks").glob("*.xlsx")):
+        fill_workbook(blank, out / "returns" / blank.name, codebook)
+    say(args, "[5/6] Checking the returned workbooks ...")
+    status = cmd_check(argparse.Namespace(returns=[out / "returns"], out=out / "check", **common))
+    if status != 0:
+        return status
+    say(args, "[6/6] Report ...")
+    cmd_report(argparse.Namespace(review=out, timeout=600, **common))
+    print(f"Demo finished in {time.time() - started:.0f} s. Open the report: {(out / 'report' / 'index.html').resolve()}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ooa-review",
+        description="Case-file review of children in care placed out of area: build the population frame from "
+                    "SSDA903 returns, draw the sample, make reviewer workbooks, check the returns, publish findings.",
+        epilog=EPILOG)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="review configuration YAML (default: data_templates/review_config.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="print only problems")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
+
+    def stage(name, help_text, func):
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        p.set_defaults(func=func)
+        p.add_argument("--force", action="store_true", help="replace outputs an earlier run left in --out")
+        return p
+
+    p = stage("frame", "Find the children who started an eligible out-of-area placement in the review window "
+                       "(Q1, Q2): writes frame.csv, excluded.csv (every placement left out, with the reason) and funnel.csv.",
+              cmd_frame)
+    p.add_argument("--ssda903", type=Path, nargs="+", required=True, metavar="PATH",
+                   help="SSDA903 CSV tables (header, episodes, missing) or folders of them, one sub-folder per authority")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the frame, e.g. REVIEW/frame")
+    p.add_argument("--authority", help="the authority (code or name) all given tables belong to")
+
+    p = stage("sample", "Draw the stratified sample of case files from the frame: sample.csv, reserves.csv, "
+                        "key.csv (review ID -> CHILD, keep local), strata.csv and sampling_method.md.", cmd_sample)
+    p.add_argument("--frame", type=Path, required=True, metavar="FILE", help="frame.csv from the frame stage")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the sample, e.g. REVIEW/sample")
+    p.add_argument("--size", type=int, help="number of case files (default 45)")
+    p.add_argument("--split", help="share per authority in per cent, e.g. 60/40 or S=60,H=40 (default from config)")
+    p.add_argument("--seed", type=int, help="seed of the random draw (a whole number)")
+    p.add_argument("--share-10-15", type=float, dest="share_10_15", help="target per cent aged 10 to 15 (default 70)")
+    p.add_argument("--double-coding", type=float, default=20.0, dest="double_coding",
+                   help="per cent of cases coded twice for reliability (default 20)")
+
+    p = stage("workbooks", "Write one Excel workbook per reviewer, generated from the codebook, with their cases.",
+              cmd_workbooks)
+    p.add_argument("--sample", type=Path, required=True, metavar="FILE", help="sample.csv from the sample stage")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for workbooks, e.g. REVIEW/workbooks")
+    p.add_argument("--synthetic", action="store_true", help="mark the workbooks as demonstration data")
+
+    p = stage("check", "Check returned workbooks (never modified): every problem located by file, sheet, cell, "
+                       "case and question; writes issues.csv, completion.csv and, once clean, answers.csv.", cmd_check)
+    p.add_argument("returns", type=Path, nargs="+", metavar="PATH", help="returned .xlsx workbooks or folders of them")
+    p.add_argument("--out", type=Path, metavar="DIR", help="folder for the check's tables, e.g. REVIEW/check")
+
+    p = stage("report", "Run the notebooks and publish the findings report as self-contained HTML in REVIEW/report/.",
+              cmd_report)
+    p.add_argument("--review", type=Path, required=True, metavar="REVIEW",
+                   help="the review folder (holding frame/, sample/ and check/)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds a notebook cell may run (default 600)")
+
+    p = stage("demo", "Run the whole review on synthetic data, laid out as a real review folder.", cmd_demo)
+    p.add_argument("--out", type=Path, default=Path("outputs/demo"), metavar="DIR", help="review folder (default outputs/demo)")
+    p.add_argument("--seed", type=int, default=903, help="seed of the synthetic return")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``ooa-review``; returns the exit status."""
+    from review_lib.report import ReportError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputProblems as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except ReportError as exc:
+        print(f"The report was not built: {exc}. Any previous report is unchanged.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Stopped. Outputs of the interrupted stage were not written.", file=sys.stderr)
+        return 130

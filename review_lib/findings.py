@@ -1,0 +1,327 @@
+"""Findings: counts, percentages with their denominators, 95% Wilson intervals, design-weighted
+estimates for the whole out-of-area population, and exact comparisons between authorities.
+
+Conventions, stated in the report's methods section:
+
+* n is the number of sampled cases the question applied to and that were answered (first coder's
+  answer; moderated answers replace it once recorded). "Not recorded in file" is an answer and
+  stays in n; cases the question did not apply to are counted separately, never silently dropped.
+* Intervals are Wilson score intervals (scipy.stats.binomtest(...).proportion_ci("wilson")).
+* Weighted percentages use each case's design weight (children in its stratum / cases drawn from
+  it): sum of weights of cases giving the answer over the sum of weights of cases answering
+  (a ratio, or Hajek, estimator), so they estimate the share among all children placed out of area.
+* Authorities are compared with Fisher's exact test on the headline answer (yes / anything else).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, fisher_exact
+
+from review_lib.codebook import NOT_APPLICABLE, Codebook
+
+BOTH = "Both authorities"
+FINDINGS_COLUMNS = ["authority", "section", "question", "report_label", "answer", "count", "n", "percent",
+                    "ci_low", "ci_high", "weighted_percent"]
+DID_NOT_APPLY = "Did not apply to the case"
+
+
+def wilson(count: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval for count/n, in per cent (NaN when n is 0)."""
+    if n == 0:
+        return np.nan, np.nan
+    ci = binomtest(int(count), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return 100 * ci.low, 100 * ci.high
+
+
+def first_coding(answers: pd.DataFrame) -> pd.DataFrame:
+    """The answers the findings use: the first coder's, replaced by moderated ones where recorded."""
+    first = answers[answers["role"] == "first coder"]
+    moderated = answers[answers["role"] == "moderated"]
+    if moderated.empty:
+        return first
+    settled = set(zip(moderated["review_id"], moderated["question"]))
+    keep = [(r, q) not in settled for r, q in zip(first["review_id"], first["question"])]
+    return pd.concat([first[keep], moderated], ignore_index=True)
+
+
+def question_findings(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook,
+                      authorities: list[str]) -> pd.DataFrame:
+    """The tidy findings table: one row per authority (and both together), question and answer."""
+    answers = first_coding(answers).merge(sample[["review_id", "design_weight"]], on="review_id", how="left")
+    rows = []
+    for authority in authorities + [BOTH]:
+        cases = sample if authority == BOTH else sample[sample["authority"] == authority]
+        mine = answers if authority == BOTH else answers[answers["authority"] == authority]
+        for q in codebook.questions.itertuples():
+            if q.type in ("text", "date", "number"):
+                continue
+            rows += _question_rows(authority, q, mine[mine["question"] == q.name], cases, codebook)
+    return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+
+
+def _question_rows(authority, q, given: pd.DataFrame, cases: pd.DataFrame, codebook: Codebook) -> list:
+    answered = given.drop_duplicates("review_id")
+    n = len(answered)
+    weights = answered.set_index("review_id")["design_weight"].astype(float)
+    rows = []
+    for option in codebook.options(q.name):
+        if option == NOT_APPLICABLE and q.type == "multi":
+            continue
+        ids = set(given.loc[given["answer"] == option, "review_id"])
+        count = len(ids)
+        low, high = wilson(count, n)
+        weighted = 100 * weights[weights.index.isin(ids)].sum() / weights.sum() if n else np.nan
+        rows.append([authority, q.section, q.name, q.report_label, option, count, n,
+                     100 * count / n if n else np.nan, low, high, weighted])
+    skipped = len(cases) - n
+    rows.append([authority, q.section, q.name, q.report_label, DID_NOT_APPLY, skipped, len(cases),
+                 np.nan, np.nan, np.nan, np.nan])
+    return rows
+
+
+def headline_table(findings: pd.DataFrame, codebook: Codebook, authorities: list[str]) -> pd.DataFrame:
+    """For each question with a good-practice (headline) answer: its share per authority,
+    with interval, n, the weighted estimate and Fisher's exact comparison between authorities."""
+    rows = []
+    for q in codebook.questions.itertuples():
+        if not q.headline:
+            continue
+        hit = findings[(findings["question"] == q.name) & (findings["answer"] == q.headline)]
+        row = {"section": q.section, "question": q.name, "report_label": q.report_label,
+               "headline_answer": q.headline, "focus": q.focus}
+        for la in authorities + [BOTH]:
+            one = hit[hit["authority"] == la]
+            if one.empty:
+                continue
+            one = one.iloc[0]
+            row |= {f"{la}|count": one["count"], f"{la}|n": one["n"], f"{la}|percent": one["percent"],
+                    f"{la}|ci_low": one["ci_low"], f"{la}|ci_high": one["ci_high"],
+                    f"{la}|weighted_percent": one["weighted_percent"]}
+        row |= compare_authorities(row, authorities)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_authorities(row: dict, authorities: list[str]) -> dict:
+    """Fisher's exact test between two authorities' headline shares, with a sentence that says
+    plainly when the numbers are too small to conclude anything."""
+    if len(authorities) != 2:
+        return {"p_value": np.nan, "comparison": "Comparison needs exactly two authorities."}
+    a, b = authorities
+    na, nb = row.get(f"{a}|n", 0), row.get(f"{b}|n", 0)
+    if min(na, nb) < 5:
+        return {"p_value": np.nan, "comparison": "Too few cases in one authority to compare."}
+    ka, kb = row[f"{a}|count"], row[f"{b}|count"]
+    _, p = fisher_exact([[ka, na - ka], [kb, nb - kb]])
+    if p < 0.05:
+        higher = a if ka / na > kb / nb else b
+        text = f"{higher} higher; a difference this large is unlikely to be chance (Fisher's exact p = {p:.3f})."
+    else:
+        text = (f"No clear difference between the authorities (Fisher's exact p = {p:.2f}); "
+                "with samples this size only large differences could be detected.")
+    return {"p_value": p, "comparison": text}
+
+
+# -- findings from the data (frame) ------------------------------------------------------------
+def placements_by_year(frame: pd.DataFrame) -> pd.DataFrame:
+    """Q1: children starting an out-of-area placement, by year and authority."""
+    table = frame.groupby(["placement_year", "authority"]).size().unstack(fill_value=0)
+    table["Total"] = table.sum(axis=1)
+    return table
+
+
+def location_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Q2: distance and adjoining/distant placements per authority (frame, not sample)."""
+    grouped = frame.groupby("authority")
+    out = pd.DataFrame({
+        "children": grouped.size(),
+        "median_miles": grouped["distance_miles"].median().round(1),
+        "over_20_miles_percent": (100 * grouped["over_20_miles"].mean()).round(1),
+        "distant_percent": (100 * grouped["distant_placement"].apply(lambda s: s.eq("Yes").mean())).round(1),
+        "host_authorities": grouped["host_authority"].nunique(),
+    })
+    return out
+
+
+def host_authorities(frame: pd.DataFrame) -> pd.DataFrame:
+    """Q2: where children were placed, by host authority and home authority."""
+    table = frame.groupby(["host_authority", "authority"]).size().unstack(fill_value=0)
+    table["Total"] = table.sum(axis=1)
+    return table.sort_values("Total", ascending=False)
+
+
+def stability_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Q5 (from data): further moves within 12 months and missing episodes during the placement."""
+    grouped = frame.groupby("authority")
+    return pd.DataFrame({
+        "children": grouped.size(),
+        "moved_again_within_12_months_percent": (100 * grouped["moves_12_months"].apply(lambda s: (s > 0).mean())).round(1),
+        "any_missing_episode_percent": (100 * grouped["missing_episodes"].apply(lambda s: (s > 0).mean())).round(1),
+        "median_missing_episodes_if_any": grouped["missing_episodes"].apply(lambda s: s[s > 0].median()).round(1),
+    })
+
+
+def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
+    """Cases tagged with each theme, per authority (first coding)."""
+    tagged = first_coding(answers)
+    tagged = tagged[tagged["question"] == question]
+    table = tagged.pivot_table(index="answer", columns="authority", values="review_id",
+                               aggfunc="nunique", fill_value=0)
+    if table.empty:
+        return table
+    table["Total"] = table.sum(axis=1)
+    return table.sort_values("Total", ascending=False)
+
+
+# -- computed once per report build, read by every notebook ------------------------------------
+TABLE_FILES = ["frame", "funnel", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
+
+
+def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[str, pd.DataFrame]:
+    """Read the review folder's stage outputs and compute every findings table.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a stage output the report needs is missing (the message names the stage to run).
+    """
+    from pathlib import Path
+
+    review_dir = Path(review_dir)
+    needed = {"frame": review_dir / "frame" / "frame.csv", "funnel": review_dir / "frame" / "funnel.csv",
+              "sample": review_dir / "sample" / "sample.csv",
+              "strata": review_dir / "sample" / "strata.csv", "answers": review_dir / "check" / "answers.csv",
+              "issues": review_dir / "check" / "issues.csv", "completion": review_dir / "check" / "completion.csv"}
+    tables = {}
+    for name, path in needed.items():
+        if not path.exists():
+            raise FileNotFoundError(path)
+        tables[name] = pd.read_csv(path, dtype={"child_id": str, "review_id": str}, keep_default_na=False,
+                                   na_values=[""])
+    for column in ("answer", "authority", "reviewer", "role", "question", "section"):
+        if column in tables["answers"]:
+            tables["answers"][column] = tables["answers"][column].fillna("").astype(str)
+    tables["findings"] = question_findings(tables["answers"], tables["sample"], codebook, authorities)
+    tables["headlines"] = headline_table(tables["findings"], codebook, authorities)
+    return tables
+
+
+def write_all(tables: dict[str, pd.DataFrame], folder) -> None:
+    """Write the tables the notebooks read (``folder/<name>.csv``); key columns never included."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.drop(columns=["child_id"], errors="ignore").to_csv(folder / f"{name}.csv", index=False)
+
+
+def read_all(folder) -> dict[str, pd.DataFrame]:
+    """Read the tables written by :func:`write_all`."""
+    from pathlib import Path
+
+    return {name: pd.read_csv(Path(folder) / f"{name}.csv", keep_default_na=False, na_values=[""])
+            for name in TABLE_FILES if (Path(folder) / f"{name}.csv").exists()}
+
+
+class Review:
+    """Everything a notebook needs, loaded once: tables, configuration and codebook."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], config, codebook: Codebook, review_dir) -> None:
+        self.tables, self.config, self.codebook, self.review_dir = tables, config, codebook, review_dir
+        self.authorities = [a.name for a in config.authorities]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        try:
+            return self.__dict__["tables"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def text(self, relative: str, default: str = "") -> str:
+        """A text file from the review folder (e.g. the sampling method paragraph), or ``default``."""
+        from pathlib import Path
+
+        path = Path(self.review_dir) / relative
+        return path.read_text(encoding="utf-8") if path.exists() else default
+
+
+def load_review(review_dir, data_dir=None, config_path=None) -> Review:
+    """Load a review for a notebook: precomputed tables from ``data_dir`` when the report build
+    made them, otherwise computed from the review folder (interactive use in JupyterLab)."""
+    from pathlib import Path
+
+    from review_lib.codebook import load_codebook
+    from review_lib.config import load_config
+
+    config = load_config(config_path or None)
+    codebook = load_codebook()
+    if data_dir and Path(data_dir).exists():
+        tables = read_all(data_dir)
+    else:
+        tables = compute_all(review_dir, [a.name for a in config.authorities], codebook)
+    return Review(tables, config, codebook, review_dir)
+
+
+def answer_table(findings: pd.DataFrame, authority: str, question: str) -> pd.DataFrame:
+    """Every answer to one question in one authority: count, n, %, 95% interval, weighted %."""
+    rows = findings[(findings["authority"] == authority) & (findings["question"] == question)]
+    out = rows[["answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent"]].copy()
+    out.columns = ["Answer", "Cases", "n", "%", "95% CI low", "95% CI high", "Weighted % (all OOA children)"]
+    return out.set_index("Answer")
+
+
+def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, minimum_n: int = 5):
+    """The ``k`` questions with the highest and the lowest good-practice share (n >= minimum_n)."""
+    column = f"{authority}|percent"
+    usable = headlines[headlines.get(f"{authority}|n", pd.Series(0, index=headlines.index)) >= minimum_n]
+    usable = usable.dropna(subset=[column]) if column in usable else usable.iloc[0:0]
+    return usable.nlargest(k, column), usable.nsmallest(k, column)
+
+
+def headline_sentence(row: pd.Series, authority: str) -> str:
+    """One finding in words, e.g. 'Host authority notified: 15 of 27 cases (56%, 95% CI 37% to 72%).'"""
+    n = int(row.get(f"{authority}|n", 0) or 0)
+    if n == 0:
+        return f"{row['report_label']}: no case was answered."
+    count = int(row[f"{authority}|count"])
+    return (f"{row['report_label']} ({row['headline_answer']}): {count} of {n} cases "
+            f"({row[f'{authority}|percent']:.0f}%, 95% CI {row[f'{authority}|ci_low']:.0f}% to "
+            f"{row[f'{authority}|ci_high']:.0f}%).")
+
+
+def population_sentence(frame: pd.DataFrame, config) -> str:
+    """Q1 in words, from the frame."""
+    parts = [f"{name} {int((frame['authority'] == name).sum())}" for name in [a.name for a in config.authorities]]
+    return (f"Between {config.window_start:%d %B %Y} and {config.window_end:%d %B %Y}, {len(frame)} children "
+            f"started an out-of-area placement in foster or residential care ({', '.join(parts)}).")
+
+
+def location_sentence(frame: pd.DataFrame, authority: str) -> str:
+    """Q2 in words for one authority, from the frame."""
+    mine = frame[frame["authority"] == authority]
+    if mine.empty:
+        return f"No child from {authority} is in the frame."
+    distant = mine["distant_placement"].eq("Yes").mean() * 100
+    over20 = mine["over_20_miles"].astype(str).str.lower().eq("true").mean() * 100
+    return (f"Of {len(mine)} children from {authority}, {over20:.0f}% were placed more than 20 miles from home "
+            f"(median {mine['distance_miles'].median():.0f} miles) and {distant:.0f}% in a distant authority "
+            f"(neither {authority} nor an authority adjoining it), across {mine['host_authority'].nunique()} "
+            "host authorities.")
+
+
+def agreement(answers: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Per question, how often two coders of the same case gave the same answer (choice questions)."""
+    coded = answers[answers["role"].isin(["first coder", "second coder"])]
+    choice = set(codebook.questions.index[codebook.questions["type"] == "choice"])
+    coded = coded[coded["question"].isin(choice)]
+    wide = coded.pivot_table(index=["review_id", "question"], columns="role", values="answer", aggfunc="first")
+    if "second coder" not in wide:
+        return pd.DataFrame(columns=["question", "cases", "agreed", "percent_agreement"])
+    wide = wide.dropna(subset=["first coder", "second coder"])
+    wide["agreed"] = wide["first coder"] == wide["second coder"]
+    out = wide.groupby("question")["agreed"].agg(cases="size", agreed="sum").reset_index()
+    out["percent_agreement"] = 100 * out["agreed"] / out["cases"]
+    out["report_label"] = out["question"].map(codebook.questions["report_label"])
+    return out.sort_values("percent_agreement")
