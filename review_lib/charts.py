@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 
 import matplotlib
 
@@ -56,8 +57,8 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
     body = shown.to_html(index=index, escape=True, border=0, classes="report-table", na_rep="")
     if caption:
-        body = body.replace('<table border="0" class="dataframe report-table">',
-                            f'<table class="report-table"><caption>{html.escape(caption)}</caption>', 1)
+        body = re.sub(r"<table[^>]*>", f'<table class="report-table"><caption>{html.escape(caption)}</caption>',
+                      body, count=1)
     return body
 
 

@@ -264,7 +264,8 @@ def placements_of(episodes: pd.DataFrame) -> pd.DataFrame:
     ep["period_start"] = ep["DECOM"].where(~same_child | ep["RNE"].eq("S")).groupby(ep["CHILD"]).ffill()
     grouped = ep.groupby("placement_no", sort=False)
     placements = grouped.first()
-    placements["DEC"] = grouped["DEC"].last()
+    # the placement ends when its last episode does; blank (still open) must not be skipped over
+    placements["DEC"] = ep.drop_duplicates("placement_no", keep="last").set_index("placement_no")["DEC"]
     placements["episodes"] = grouped.size()
     return placements.reset_index(drop=True)
 

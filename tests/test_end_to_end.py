@@ -1,0 +1,79 @@
+"""The whole review on synthetic data, run as a user runs it, and the command line's contract."""
+
+import json
+import re
+
+import nbformat
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+
+def test_demo_lays_out_a_review_folder(demo_review):
+    for path in ["inputs/ssda903", "frame/frame.csv", "frame/excluded.csv", "frame/funnel.csv",
+                 "sample/sample.csv", "sample/key.csv", "sample/reserves.csv", "workbooks", "returns",
+                 "check/answers.csv", "check/issues.csv", "report/index.html", "report/findings.csv",
+                 "report/manifest.json", "report/executive_summary.html", "report/hartlepool_findings.html",
+                 "report/stockton_findings.html"]:
+        assert (demo_review / path).exists(), path
+    assert len(list((demo_review / "workbooks").glob("*.xlsx"))) >= 2
+    assert "Open the report:" in (demo_review / "demo_stdout.txt").read_text()
+    sample = pd.read_csv(demo_review / "sample" / "sample.csv")
+    assert len(sample) == 45 and sample["authority"].value_counts().to_dict() == {"Stockton-on-Tees": 27, "Hartlepool": 18}
+    assert sample["age_group"].eq("10 to 15").mean() > 0.5
+
+
+def test_report_is_offline_and_reveals_no_child(demo_review):
+    key = pd.read_csv(demo_review / "sample" / "key.csv", dtype=str)
+    header_dobs = set()
+    for header in (demo_review / "inputs" / "ssda903").rglob("header.csv"):
+        header_dobs |= set(pd.read_csv(header, dtype=str)["DOB"])
+    for page in (demo_review / "report").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']?(https?:)?//""", text), page.name
+        assert "DEMONSTRATION DATA" in text
+        words = set(re.findall(r"\b\d{6}\b", text))
+        assert not words & set(key["child_id"]), page.name
+        assert not any(dob in text for dob in list(header_dobs)[:200]), page.name
+    findings = pd.read_csv(demo_review / "report" / "findings.csv")
+    assert list(findings.columns[:11]) == ["authority", "section", "question", "report_label", "answer", "count", "n",
+                                           "percent", "ci_low", "ci_high", "weighted_percent"]
+    manifest = json.loads((demo_review / "report" / "manifest.json").read_text())
+    assert manifest["configuration"]["seed"] and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert not any("key" in i["file"] for i in manifest["inputs"])
+    html = (demo_review / "report" / "hartlepool_findings.html").read_text()
+    assert "data:image/png;base64" in html and 'alt="' in html and 'load_review(' not in html and 'import ' not in html
+
+
+def test_existing_outputs_are_never_overwritten_without_force(demo_review):
+    before = (demo_review / "report" / "index.html").read_bytes()
+    run = run_cli("report", "--review", str(demo_review))
+    assert run.returncode == 1 and "--force" in run.stderr and "Traceback" not in run.stderr
+    run = run_cli("sample", "--frame", str(demo_review / "frame" / "frame.csv"), "--out", str(demo_review / "sample"))
+    assert run.returncode == 1 and "already holds" in run.stderr
+    assert (demo_review / "report" / "index.html").read_bytes() == before
+
+
+def test_input_problems_exit_1_and_usage_errors_exit_2(tmp_path):
+    run = run_cli("frame", "--ssda903", str(tmp_path / "nowhere"), "--out", str(tmp_path / "frame"))
+    assert run.returncode == 1 and "does not exist" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "frame").exists()
+    assert run_cli("frame").returncode == 2
+    assert run_cli("sample", "--frame", "x.csv", "--out", "y", "--seed", "abc").returncode == 2
+    run = run_cli("check", str(tmp_path / "nowhere.xlsx"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+
+
+def test_help_speaks_the_reviews_language():
+    run = run_cli("--help")
+    assert run.returncode == 0 and "placed out of area" in run.stdout
+    for stage in ("frame", "sample", "workbooks", "check", "report", "demo"):
+        assert run_cli(stage, "--help").returncode == 0
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), path.name
+        assert not any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")

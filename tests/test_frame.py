@@ -1,0 +1,107 @@
+"""The frame on small hand-made returns whose right answers are worked out by hand."""
+
+from pathlib import Path
+
+import pytest
+
+from review_lib.errors import InputProblems
+from review_lib.frame import run_frame
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "ssda903-samples"
+HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+
+
+def write_return(folder: Path, header_rows: list[str], episode_rows: list[str]) -> Path:
+    target = folder / "hartlepool"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "header.csv").write_text(HEADER + "\n".join(header_rows) + "\n")
+    (target / "episodes.csv").write_text(EPISODES + "\n".join(episode_rows) + "\n")
+    return folder
+
+
+GOOD_HEADER = ["1,1,15/06/2005,WBRI,,,", "2,2,01/01/2010,WBRI,,,", "3,1,01/01/2008,WBRI,,,",
+               "4,2,01/01/2006,WBRI,,,", "5,1,20/03/2004,WBRI,,,"]
+GOOD_EPISODES = [
+    # child 1: foster (U6) in County Durham from 14/06/2018, the day before the 13th birthday -> age 12
+    "1,14/06/2018,S,C2,N1,U6,PR4,01/02/2019,X1,CARPL,TS24 8AA,DL14 6AB,",
+    # ... then a move back to Hartlepool: counts as one move within 12 months
+    "1,01/02/2019,P,C2,N1,U6,PR1,,,,TS24 8AA,TS24 8AA,",
+    # child 2: family and friends foster care out of area -> excluded (familial)
+    "2,01/03/2018,S,C2,N1,U3,PR4,,,,TS24 8AA,DL14 6AB,",
+    # child 3: foster inside Hartlepool -> excluded (inside the authority)
+    "3,01/03/2018,S,C2,N1,U4,PR1,,,,TS24 8AA,TS24 8AA,",
+    # child 4: children's home in Darlington but before the window -> excluded
+    "4,01/03/2016,S,C2,N1,K2,PR4,,,,TS24 8AA,DL1 1AA,",
+    # child 5: children's home in York (distant): eligible; legal-status change (RNE L) continues it
+    "5,10/05/2017,S,V2,N5,K2,PR4,01/09/2017,X1,,TS24 8AA,YO1 7HH,SC1",
+    "5,01/09/2017,L,C2,N5,K2,PR4,,,,TS24 8AA,YO1 7HH,SC1",
+]
+
+
+def test_eligibility_geography_and_indicators(tmp_path, config):
+    result = run_frame([write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)], config)
+    frame = result.frame.set_index("child_id")
+    assert list(frame.index) == ["1", "5"]
+    one, five = frame.loc["1"], frame.loc["5"]
+    assert one["age_at_placement"] == 12 and one["age_group"] == "10 to 15"
+    assert one["host_authority"] == "County Durham" and one["location_category"] == "Adjoining authority"
+    assert one["moves_12_months"] == 1 and one["placement_type"] == "Foster care"
+    assert five["host_authority"] == "York" and five["distant_placement"] == "Yes"
+    assert five["age_at_placement"] == 13 and five["placement_type"] == "Residential care"
+    assert str(five["placement_end"]) in ("", "nan", "NaT", "None")  # the L episode continues the placement
+    reasons = result.excluded.set_index("CHILD")["reason"]
+    assert reasons["2"].startswith("placement type out of scope: Family and friends")
+    assert reasons["3"] == "placement inside the authority"
+    assert reasons["4"].startswith("placement started outside the review window")
+    funnel = result.funnel.set_index("step")["children"]
+    assert funnel.iloc[0] == 5 and funnel.iloc[-1] == 2
+
+
+@pytest.mark.parametrize("header_rows, episode_rows, message", [
+    (GOOD_HEADER, ["1,31/02/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "line 2, column DECOM"),
+    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/02/2018,X1,,TS24 8AA,DL14 6AB,"], "ends (DEC) before it starts"),
+    (GOOD_HEADER, ["9,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "in Episodes but not in Header"),
+    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,Q9,PR4,,,,TS24 8AA,DL14 6AB,"], "'Q9' is not a placement code"),
+    (GOOD_HEADER + ["1,1,16/06/2005,WBRI,,,"], ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"],
+     "conflicting dates of birth"),
+    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/06/2018,X1,,TS24 8AA,DL14 6AB,",
+                   "1,01/05/2018,P,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "overlaps"),
+])
+def test_bad_returns_are_refused_with_located_messages(tmp_path, config, header_rows, episode_rows, message):
+    with pytest.raises(InputProblems) as caught:
+        run_frame([write_return(tmp_path, header_rows, episode_rows)], config)
+    assert message in str(caught.value)
+
+
+def test_harmless_oddities_are_accepted(tmp_path, config):
+    episodes = [row.replace("U6", "u6").replace("TS24 8AA", " ts248aa ") for row in GOOD_EPISODES]
+    folder = write_return(tmp_path, GOOD_HEADER, episodes)
+    path = folder / "hartlepool" / "episodes.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    (folder / "hartlepool" / "~$episodes.xlsx").write_bytes(b"lock")
+    assert len(run_frame([folder], config).frame) == 2
+
+
+def test_missing_column_and_not_csv(tmp_path, config):
+    folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    path = folder / "hartlepool" / "episodes.csv"
+    path.write_text(path.read_text().replace(",DEC,", ",DEX,"))
+    with pytest.raises(InputProblems, match="column DEC is missing"):
+        run_frame([folder], config)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputProblems, match="Excel workbook, not a CSV"):
+        run_frame([folder], config)
+    path.write_text("")
+    with pytest.raises(InputProblems, match="empty"):
+        run_frame([folder], config)
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="shared/ssda903-samples is not beside the project")
+@pytest.mark.parametrize("folder", sorted(p.name for p in (SAMPLES / "liia-tools").iterdir()) if SAMPLES.exists() else [])
+def test_public_real_format_samples_are_read_or_refused_clearly(folder, config):
+    # these dirty returns must never crash: either a frame or located problems
+    try:
+        run_frame([SAMPLES / "liia-tools" / folder], config, authority="Hartlepool")
+    except InputProblems as exc:
+        assert exc.problems and all(p.file for p in exc.problems)

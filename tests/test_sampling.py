@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from review_lib.errors import InputProblems
+from review_lib.sampling import draw_sample, largest_remainder, parse_split
+
+
+@pytest.mark.parametrize("sizes, total, minimum, expected", [
+    ([50, 30, 20], 10, 0, [5, 3, 2]),          # exact proportions
+    ([10, 1, 1], 5, 1, [3, 1, 1]),             # small strata raised to the minimum, rest shared
+    ([2, 100], 10, 1, [1, 9]),                 # 0.196 -> 1 (minimum), 9 left for the big one
+    ([3, 100], 50, 1, [1, 49]),                # quotas 1.456 / 48.544: remainder .544 wins
+    ([5, 5, 5], 7, 0, [3, 2, 2]),              # tie on remainders goes to the earlier stratum
+    ([2, 40], 30, 1, [1, 29]),                 # quotas 1.43 / 28.57: remainder .57 wins
+    ([1, 1, 9], 9, 2, [1, 1, 7]),              # a minimum above the stratum size is capped at it
+])
+def test_largest_remainder_matches_hand_worked_allocations(sizes, total, minimum, expected):
+    assert list(largest_remainder(sizes, total, minimum)) == expected
+
+
+def _frame(n_per_stratum=12):
+    rows = []
+    for la, code in (("Stockton-on-Tees", "E06000004"), ("Hartlepool", "E06000001")):
+        for age in ("10 to 15", "5 to 9", "16 and over"):
+            for kind in ("Foster care", "Residential care"):
+                for i in range(n_per_stratum):
+                    rows.append({"child_id": f"{code[-1]}{age[:2]}{kind[0]}{i}", "authority_code": code,
+                                 "authority": la, "age_group": age, "placement_type": kind,
+                                 "placement_start": "2018-01-01"})
+    return pd.DataFrame(rows)
+
+
+def test_draw_is_independent_of_row_order_and_reproducible(config):
+    frame = _frame()
+    first = draw_sample(frame, config).sample.to_csv(index=False)
+    shuffled = frame.sample(frac=1, random_state=7).reset_index(drop=True)
+    assert draw_sample(shuffled, config).sample.to_csv(index=False) == first
+    assert draw_sample(frame, config, seed=config.seed + 1).sample.to_csv(index=False) != first
+
+
+def test_split_share_and_weights(config):
+    frame = _frame()
+    result = draw_sample(frame, config)
+    sample = result.sample
+    assert len(sample) == 45
+    assert sample.groupby("authority").size().to_dict() == {"Stockton-on-Tees": 27, "Hartlepool": 18}
+    assert sample["age_group"].eq("10 to 15").mean() >= 0.6
+    # every stratum is sampled here, so design weights add up to each authority's population
+    weights = sample.groupby("authority")["design_weight"].sum()
+    assert weights.to_dict() == pytest.approx(frame.groupby("authority").size().astype(float).to_dict())
+    assert np.allclose(sample["inclusion_probability"] * sample["design_weight"], 1)
+
+
+def test_review_ids_key_and_double_coding(config):
+    result = draw_sample(_frame(), config)
+    assert "child_id" not in result.sample.columns
+    assert set(result.key["review_id"]) == set(result.sample["review_id"])
+    assert result.sample["review_id"].str.match(r"^[SH]-\d{2}$").all()
+    double = result.sample[result.sample["double_coded"]]
+    assert len(double) == 9 and set(double["authority"]) == {"Stockton-on-Tees", "Hartlepool"}
+    assert (double["second_reviewer"] != double["reviewer"]).all()
+    loads = pd.concat([result.sample["reviewer"], double["second_reviewer"]]).value_counts()
+    assert loads.max() - loads.min() <= 1
+
+
+def test_small_strata_are_reallocated_and_said(config):
+    frame = _frame(n_per_stratum=2)   # 24 children: 45 cannot be drawn
+    with pytest.raises(InputProblems, match="fewer than"):
+        draw_sample(frame, config)
+    frame = _frame(n_per_stratum=4)   # 10-15 strata hold too few for a 70% share
+    result = draw_sample(frame, config, size=40)
+    assert len(result.sample) == 40
+    assert result.sample.groupby(["authority", "age_group", "placement_type"]).size().max() <= 4
+
+
+@pytest.mark.parametrize("text, message", [("60/30", "add up to 90"), ("X=50,S=50", "not one of"),
+                                           ("60/20/20", "3 shares")])
+def test_bad_splits_are_explained(config, text, message):
+    with pytest.raises(InputProblems, match=message):
+        parse_split(text, config)

@@ -1,0 +1,125 @@
+"""Reviewer workbooks: built from the codebook, filled, returned dirty, and checked."""
+
+import hashlib
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from review_lib.codebook import load_codebook
+from review_lib.simulate import fill_workbook
+from review_lib.validation import check_returns
+from review_lib.workbooks import COL_KEY, write_workbooks
+
+FACTS = {"authority": "Hartlepool", "age_group": "10 to 15", "age_at_placement": "12",
+         "placement_type": "Foster care", "placement_description": "Foster placement",
+         "placement_start": "2018-06-14", "placement_end": "", "host_authority": "County Durham",
+         "location_category": "Adjoining authority", "distance_band": "10 to 20 miles", "legal_status": "C2",
+         "category_of_need": "N1", "moves_12_months": "1", "missing_episodes": "0", "school_age": "Yes",
+         "distant_placement": "No", "placement_ended": "No", "looked_after_12_months": "Yes"}
+
+
+@pytest.fixture()
+def returned(tmp_path, config):
+    sample = pd.DataFrame([FACTS | {"review_id": "H-01", "reviewer": "Reviewer A", "second_reviewer": ""},
+                           FACTS | {"review_id": "H-02", "reviewer": "Reviewer A", "second_reviewer": ""}])
+    codebook = load_codebook()
+    [blank] = write_workbooks(sample, config, codebook, tmp_path / "workbooks")
+    filled = tmp_path / "returns" / blank.name
+    fill_workbook(blank, filled, codebook)
+    return filled
+
+
+def cell_of(ws, key):
+    return next(f"C{r}" for r in range(1, ws.max_row + 1) if ws[f"{COL_KEY}{r}"].value == key)
+
+
+def test_blank_workbook_is_a_protected_form_with_dropdowns(tmp_path, config, returned):
+    wb = load_workbook(tmp_path / "workbooks" / returned.name)
+    assert wb.sheetnames[:2] == ["Start here", "_lists"] and "H-01" in wb.sheetnames
+    assert wb["_meta"].sheet_state == "hidden"
+    ws = wb["H-01"]
+    assert ws.protection.sheet
+    answer = cell_of(ws, "host_notified")
+    assert not ws[answer].protection.locked
+    assert ws["C4"].protection.locked  # facts are locked
+    lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
+    assert any(answer in str(dv.sqref) for dv in lists)
+    # questions that do not apply are greyed by a rule built from the codebook's relevance
+    assert any("NOT(" in rule.formula[0] for rng in ws.conditional_formatting for rule in rng.rules)
+
+
+def test_a_clean_return_passes_and_gives_tidy_answers(returned, config):
+    before = hashlib.sha256(returned.read_bytes()).hexdigest()
+    result = check_returns([returned.parent], config, load_codebook())
+    assert result.errors.empty, result.errors.to_string()
+    assert set(result.completion["status"]) == {"Complete"}
+    assert set(result.answers["review_id"]) == {"H-01", "H-02"}
+    assert hashlib.sha256(returned.read_bytes()).hexdigest() == before  # never modified
+
+
+def _edit(path, edits):
+    wb = load_workbook(path)
+    for sheet, key, value in edits:
+        ws = wb[sheet]
+        ws[cell_of(ws, key) if not key.startswith("!") else key[1:]] = value
+    wb.save(path)
+
+
+def test_every_kind_of_mistake_is_located(returned, config):
+    _edit(returned, [("H-01", "host_notified", "Maybe"),           # not in the list
+                     ("H-01", "rationale_recorded", None),         # required, missing
+                     ("H-01", "dcs_approved", "No"),               # does not apply (not distant)
+                     ("H-01", "sw_changes", 99),                   # outside the allowed range
+                     ("H-01", "!C5", "Darlington"),                # a locked fact edited
+                     ("H-02", "host_notified", "  yes ")])         # harmless: normalised, a note
+    issues = check_returns([returned], config, load_codebook()).issues
+    errors = issues[issues["severity"] == "error"]
+    by_question = dict(zip(errors["question"], errors["problem"]))
+    assert "'Maybe' is not one of the answers" in by_question["host_notified"]
+    assert "required answer is missing" in by_question["rationale_recorded"]
+    assert "does not apply" in by_question["dcs_approved"]
+    assert "outside the allowed range" in by_question["sw_changes"]
+    assert errors["problem"].str.contains("locked facts").any()
+    notes = issues[issues["severity"] == "note"]
+    assert (notes["review_id"] == "H-02").any() and notes["problem"].str.contains("read as 'Yes'").any()
+    assert errors["cell"].str.match(r"^C\d+").all() or errors["cell"].str.contains(":").any()
+
+
+def test_broken_files_are_refused_and_lock_files_ignored(tmp_path, returned, config):
+    folder = returned.parent
+    (folder / "notes.xlsx").write_text("review_id,answer\nH-01,Yes\n")
+    (folder / "~$Reviewer_A.xlsx").write_bytes(b"lock")
+    wb = load_workbook(returned)
+    wb["H-02"].title = "Case 2"
+    wb.save(folder / "renamed.xlsx")
+    issues = check_returns([folder], config, load_codebook()).issues
+    assert issues["problem"].str.contains("CSV or text file renamed").any()
+    assert issues["problem"].str.contains("case sheet is missing").any()
+    assert issues["problem"].str.contains("also returned in").any()
+    assert not issues["file"].str.contains("~\\$").any()
+
+
+def test_inserted_rows_are_detected(returned, config):
+    wb = load_workbook(returned)
+    wb["H-01"].insert_rows(30)
+    wb.save(returned)
+    issues = check_returns([returned], config, load_codebook()).issues
+    assert issues["problem"].str.contains("rows were inserted or deleted").any()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed; .ci/run installs it")
+def test_workbook_saved_by_libreoffice_is_read(tmp_path, returned, config):
+    out = tmp_path / "lo"
+    run = subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",
+                          "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(returned)],
+                         capture_output=True, text=True, timeout=180)
+    saved = out / returned.name
+    assert saved.exists(), run.stdout + run.stderr
+    result = check_returns([saved], config, load_codebook())
+    assert result.errors.empty, result.errors.head().to_string()
+    assert set(result.completion["status"]) == {"Complete"}
+    ws = load_workbook(saved)["H-01"]
+    assert ws.protection.sheet and any(dv.type == "list" for dv in ws.data_validations.dataValidation)
