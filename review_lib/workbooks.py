@@ -213,6 +213,11 @@ def _case_sheet(ws, case, facts, codebook, fact_rows, rows, list_ranges, synthet
         ws.column_dimensions[col].width = width
     for col in (COL_KEY, COL_TODO):
         ws.column_dimensions[col].hidden = True
+    # printed on landscape pages one form wide, headings repeated, for reviewers who annotate on paper
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header}:{header}"
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
     ws.protection.formatRows = False
@@ -246,7 +251,7 @@ def _question_row(ws, place, q, option, codebook, cell_of, list_ranges, validati
         label = q["label"] + (" (mark each that applies with Yes)" if q["type"] == "multi" else "")
         ws[f"{COL_LABEL}{r}"] = label + ("" if q["required"] == "yes" else "  (optional)")
         ws[f"{COL_GUIDE}{r}"] = q["guidance"]
-        for col in (COL_LABEL, COL_GUIDE, COL_NOTE):
+        for col in (COL_REF, COL_LABEL, COL_GUIDE, COL_NOTE):
             ws[f"{col}{r}"].alignment = WRAP
         ws[f"{COL_NOTE}{r}"].protection = UNLOCKED
         ws[f"{COL_NOTE}{r}"].border = THIN
