@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import sys
 import time
@@ -86,8 +87,8 @@ def cmd_sample(args) -> int:
     config = load_config(args.config)
     frame = read_csv_input(args.frame, ["child_id", "authority_code", "authority", "age_group", "placement_type"])
     split = sampling.parse_split(args.split, config)
-    seed = config.seed if args.seed is None else args.seed
-    size = config.sample_size if args.size is None else args.size
+    seed = config.seed if args.seed is None else whole_number(args.seed, "--seed")
+    size = config.sample_size if args.size is None else whole_number(args.size, "--size")
     share = config.target_share_10_15 if args.share_10_15 is None else args.share_10_15
     result = sampling.draw_sample(frame, config, size, split, seed, share, args.double_coding)
     names = ["sample.csv", "reserves.csv", "key.csv", "strata.csv", "sampling_method.md"]
@@ -104,6 +105,25 @@ def cmd_sample(args) -> int:
     say(args, f"Sample: {len(result.sample)} cases ({', '.join(f'{k} {v}' for k, v in by_la.items())}), "
               f"{int(result.sample['double_coded'].sum())} double-coded. The key linking review IDs to CHILD "
               f"ids is {args.out}/key.csv: keep it local. Written to {args.out}/")
+    return 0
+
+
+def whole_number(text: str, option: str) -> int:
+    """A whole number given on the command line, or a located error (exit 1)."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise fail(option, str(text), "is not a whole number", "for example 20191011") from None
+
+
+def cmd_substitute(args) -> int:
+    from review_lib import sampling
+
+    config = load_config(args.config)
+    entry = sampling.substitute(args.sample_dir, args.review_id, args.reason, args.by, config)
+    say(args, f"{entry['replaced_review_id']} was replaced by {entry['replacement_review_id']} "
+              f"({entry['authority']}, {entry['stratum']}); logged in {args.sample_dir}/substitutions.csv. "
+              "Run 'ooa-review workbooks --force' to add the new case to its reviewer's workbook.")
     return 0
 
 
@@ -237,12 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "key.csv (review ID -> CHILD, keep local), strata.csv and sampling_method.md.", cmd_sample)
     p.add_argument("--frame", type=Path, required=True, metavar="FILE", help="frame.csv from the frame stage")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the sample, e.g. REVIEW/sample")
-    p.add_argument("--size", type=int, help="number of case files (default 45)")
+    p.add_argument("--size", help="number of case files (default 45)")
     p.add_argument("--split", help="share per authority in per cent, e.g. 60/40 or S=60,H=40 (default from config)")
-    p.add_argument("--seed", type=int, help="seed of the random draw (a whole number)")
+    p.add_argument("--seed", help="seed of the random draw (a whole number)")
     p.add_argument("--share-10-15", type=float, dest="share_10_15", help="target per cent aged 10 to 15 (default 70)")
     p.add_argument("--double-coding", type=float, default=20.0, dest="double_coding",
                    help="per cent of cases coded twice for reliability (default 20)")
+
+    p = stage("substitute", "Replace a sampled case whose file cannot be found or is out of scope on reading by "
+                            "the next reserve from the same stratum, and log who, why and when.", cmd_substitute)
+    p.add_argument("--sample-dir", type=Path, required=True, dest="sample_dir", metavar="DIR",
+                   help="the sample folder, e.g. REVIEW/sample")
+    p.add_argument("--review-id", required=True, dest="review_id", help="the case to replace, e.g. S-07")
+    p.add_argument("--reason", required=True, help="why, e.g. 'case file cannot be found'")
+    p.add_argument("--by", default=os.environ.get("USER", "analyst"), help="who made the substitution")
 
     p = stage("workbooks", "Write one Excel workbook per reviewer, generated from the codebook, with their cases.",
               cmd_workbooks)

@@ -41,6 +41,11 @@ class ReviewConfig:
     minimum_per_stratum: int
     reviewers: tuple[str, ...]
     source: str
+    manages: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def managed_by(self, reviewer: str) -> tuple[str, ...]:
+        """Teams or authorities a reviewer manages: they are never given those cases."""
+        return dict(self.manages).get(reviewer, ())
 
     def authority(self, key: str) -> Authority:
         """Find an authority by code, name or review-ID prefix (case-insensitive)."""
@@ -64,6 +69,14 @@ class ReviewConfig:
             "minimum_per_stratum": self.minimum_per_stratum,
             "reviewers": list(self.reviewers),
         }
+
+
+def _reviewer_name(entry) -> str:
+    return str(entry["name"]) if isinstance(entry, dict) else str(entry)
+
+
+def _as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def slug(text: str) -> str:
@@ -105,14 +118,18 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
             seed=int(sample.get("seed", 20191011)),
             target_share_10_15=float(sample.get("target_share_aged_10_15", 70)),
             minimum_per_stratum=int(sample.get("minimum_per_stratum", 1)),
-            reviewers=tuple(str(r) for r in raw.get("reviewers", ["Reviewer A", "Reviewer B"])),
+            reviewers=tuple(_reviewer_name(r) for r in raw.get("reviewers", ["Reviewer A", "Reviewer B"])),
             source=str(path),
+            manages=tuple((_reviewer_name(r), tuple(str(m) for m in _as_list(r.get("manages"))))
+                          for r in raw.get("reviewers", []) if isinstance(r, dict)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(path, "", f"a setting is missing or has the wrong form ({exc})",
                    "see data_templates/review_config.yaml for every setting with its default") from None
     if not cfg.authorities:
         raise fail(path, "authorities", "no authority is listed", "at least one authority")
+    if len(set(cfg.reviewers)) != len(cfg.reviewers) or not cfg.reviewers:
+        raise fail(path, "reviewers", "reviewer names must be given and different", "a list of names")
     if cfg.window_end < cfg.window_start:
         raise fail(path, "window", "the review window ends before it starts")
     return cfg

@@ -49,7 +49,8 @@ def first_coding(answers: pd.DataFrame) -> pd.DataFrame:
 def question_findings(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook,
                       authorities: list[str]) -> pd.DataFrame:
     """The tidy findings table: one row per authority (and both together), question and answer."""
-    answers = first_coding(answers).merge(sample[["review_id", "design_weight"]], on="review_id", how="left")
+    # answers to a case no longer in the sample (substituted) do not count
+    answers = first_coding(answers).merge(sample[["review_id", "design_weight"]], on="review_id", how="inner")
     rows = []
     for authority in authorities + [BOTH]:
         cases = sample if authority == BOTH else sample[sample["authority"] == authority]
@@ -176,7 +177,7 @@ def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
 
 
 # -- computed once per report build, read by every notebook ------------------------------------
-TABLE_FILES = ["frame", "funnel", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
+TABLE_FILES = ["frame", "funnel", "substitutions", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
 
 
 def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[str, pd.DataFrame]:
@@ -200,6 +201,10 @@ def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[
             raise FileNotFoundError(path)
         tables[name] = pd.read_csv(path, dtype={"child_id": str, "review_id": str}, keep_default_na=False,
                                    na_values=[""])
+    log = review_dir / "sample" / "substitutions.csv"
+    tables["substitutions"] = (pd.read_csv(log, dtype=str, keep_default_na=False) if log.exists()
+                               else pd.DataFrame(columns=["when", "replaced_review_id", "reason",
+                                                          "replacement_review_id", "authority", "stratum"]))
     for column in ("answer", "authority", "reviewer", "role", "question", "section"):
         if column in tables["answers"]:
             tables["answers"][column] = tables["answers"][column].fillna("").astype(str)

@@ -205,14 +205,19 @@ def draw_sample(frame: pd.DataFrame, config: ReviewConfig, size: int | None = No
     sample["design_weight"] = sample["population"] / sample["allocated"]
     sample = _review_ids(sample, config)
     sample = _double_coding(sample, double_coding, seed)
-    sample = assign_reviewers(sample, config.reviewers)
+    sample = assign_reviewers(sample, config.reviewers, dict(config.manages))
     reserves = frame[~chosen].copy()
     reserves["reserve_order"] = reserves["order_in_stratum"] - reserves["allocated"]
+    reserves["inclusion_probability"] = reserves["allocated"] / reserves["population"]
+    reserves["design_weight"] = reserves["population"] / reserves["allocated"].where(reserves["allocated"] > 0)
+    reserves["used_for"] = ""
     key = sample[["review_id", "child_id", "authority"]].sort_values("review_id")
     sample_out = sample.drop(columns=["child_id", "_key", "order_in_stratum", "allocated",
                                       "population"]).sort_values("review_id")
-    reserve_cols = ["authority_code", "authority", "stratum", "reserve_order", "child_id",
-                    "age_group", "placement_type", "placement_start"]
+    reserve_cols = ["authority_code", "stratum", "reserve_order", "used_for", "child_id"] + [
+        c for c in sample_out.columns if c not in ("authority_code", "stratum", "review_id", "double_coded",
+                                                   "reviewer", "second_reviewer")]
+    reserves = reserves.sort_values(["authority_code", "stratum", "reserve_order"])
     return SampleResult(sample_out.reset_index(drop=True),
                         reserves[reserve_cols].reset_index(drop=True), key.reset_index(drop=True),
                         strata, notes)
@@ -240,22 +245,39 @@ def _double_coding(sample: pd.DataFrame, percent: float, seed: int) -> pd.DataFr
     return sample
 
 
-def assign_reviewers(sample: pd.DataFrame, reviewers: tuple[str, ...] | list[str]) -> pd.DataFrame:
+def assign_reviewers(sample: pd.DataFrame, reviewers: tuple[str, ...] | list[str],
+                     manages: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """Share cases out so every reviewer has as equal a load as possible (first and second
-    codings counted together); a second coder is never the case's first reviewer."""
+    codings counted together). A second coder is never the case's first reviewer, and nobody is
+    given a case from a team they manage (``manages``: reviewer -> teams or authority names; a
+    case's team is its ``team`` column where the frame has one, otherwise its authority).
+
+    Raises
+    ------
+    InputProblems
+        When every reviewer manages the team a case belongs to.
+    """
+    reviewers = list(reviewers)
+    manages = {r: {m.casefold() for m in teams} for r, teams in (manages or {}).items()}
     load = {r: 0 for r in reviewers}
     first, second = [], []
-    for row in sample.sort_values("review_id").itertuples():
-        person = min(reviewers, key=lambda r: (load[r], reviewers.index(r)))
+
+    def pick(team: str, exclude: set[str], review_id: str) -> str:
+        allowed = [r for r in reviewers if r not in exclude and team.casefold() not in manages.get(r, set())]
+        if not allowed:
+            raise fail("review configuration", f"case {review_id}", f"no reviewer may code a case from {team}: "
+                       "every reviewer manages it or already codes the case", "at least one reviewer outside that team")
+        person = min(allowed, key=lambda r: (load[r], reviewers.index(r)))
         load[person] += 1
-        first.append(person)
-        if row.double_coded and len(reviewers) > 1:
-            other = min((r for r in reviewers if r != person), key=lambda r: (load[r], reviewers.index(r)))
-            load[other] += 1
-            second.append(other)
-        else:
-            second.append("")
+        return person
+
     ordered = sample.sort_values("review_id").copy()
+    teams = ordered["team"].astype(str) if "team" in ordered else ordered["authority"].astype(str)
+    for row, team in zip(ordered.itertuples(), teams):
+        person = pick(team, set(), row.review_id)
+        first.append(person)
+        wants_second = row.double_coded and len(reviewers) > 1
+        second.append(pick(team, {person}, row.review_id) if wants_second else "")
     ordered["reviewer"], ordered["second_reviewer"] = first, second
     return ordered
 
@@ -293,3 +315,75 @@ def methods_paragraph(frame: pd.DataFrame, result: SampleResult, config: ReviewC
     if result.notes:
         text += " Adjustments: " + " ".join(result.notes)
     return text
+
+
+SUBSTITUTION_COLUMNS = ["when", "by", "replaced_review_id", "reason", "replacement_review_id", "authority", "stratum"]
+
+
+def substitute(sample_dir, review_id: str, reason: str, by: str, config: ReviewConfig) -> dict:
+    """Replace a sampled case by the next unused reserve from the same stratum and log it.
+
+    The replacement gets a new review ID (the authority's next number), the same reviewers and the
+    same design weight (the stratum's allocation is unchanged). ``sample.csv``, ``reserves.csv`` and
+    ``key.csv`` are rewritten and ``substitutions.csv`` gains a row (no CHILD ids: the report shows it).
+
+    Raises
+    ------
+    InputProblems
+        Unknown review ID, an empty reason, or no reserve left in the stratum.
+    """
+    import datetime as dt
+    from pathlib import Path
+
+    folder = Path(sample_dir)
+    if not reason or not reason.strip():
+        raise fail("--reason", "", "a reason is needed for the substitution log",
+                   "for example 'case file cannot be found' or 'out of scope on reading'")
+    paths = {name: folder / f"{name}.csv" for name in ("sample", "reserves", "key")}
+    for path in paths.values():
+        if not path.exists():
+            raise fail(path, "", "the file does not exist", "the outputs of ooa-review sample")
+    sample, reserves, key = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths.values())
+    needed = {"sample": ["review_id", "authority_code", "authority", "stratum", "double_coded", "reviewer",
+                         "second_reviewer", "inclusion_probability", "design_weight"],
+              "reserves": ["authority_code", "stratum", "reserve_order", "used_for", "child_id"],
+              "key": ["review_id", "child_id"]}
+    for (name, table), path in zip((("sample", sample), ("reserves", reserves), ("key", key)), paths.values()):
+        missing = [c for c in needed[name] if c not in table.columns]
+        if missing:
+            raise fail(path, "line 1", f"column {', '.join(missing)} is missing",
+                       "the files written by this version of ooa-review sample (redraw with --force "
+                       "only if coding has not started)")
+    if review_id not in set(sample["review_id"]):
+        raise fail(paths["sample"], review_id, "is not a case in the sample",
+                   ", ".join(sorted(sample["review_id"])[:12]) + " ...")
+    case = sample[sample["review_id"] == review_id].iloc[0]
+    pool = reserves[(reserves["authority_code"] == case["authority_code"]) & (reserves["stratum"] == case["stratum"])
+                    & (reserves["used_for"] == "")]
+    if pool.empty:
+        raise fail(paths["reserves"], case["stratum"], f"no reserve is left in the stratum of {review_id}",
+                   "a case from another stratum can only be added by redrawing (ooa-review sample --force)")
+    chosen = pool.assign(order=pool["reserve_order"].astype(int)).sort_values("order").index[0]
+    prefix = config.authority(case["authority_code"]).prefix
+    used = [int(r.split("-")[1]) for r in pd.concat([key["review_id"], sample["review_id"]]) if r.startswith(prefix + "-")]
+    new_id = f"{prefix}-{max(used) + 1:02d}"
+    reserves.loc[chosen, "used_for"] = new_id
+    replacement = {c: reserves.loc[chosen, c] for c in sample.columns if c in reserves.columns}
+    replacement |= {"review_id": new_id, "double_coded": case["double_coded"], "reviewer": case["reviewer"],
+                    "second_reviewer": case["second_reviewer"], "stratum": case["stratum"],
+                    "inclusion_probability": case["inclusion_probability"], "design_weight": case["design_weight"]}
+    sample = pd.concat([sample[sample["review_id"] != review_id], pd.DataFrame([replacement])], ignore_index=True)
+    key = pd.concat([key, pd.DataFrame([{"review_id": new_id, "child_id": reserves.loc[chosen, "child_id"],
+                                         "authority": case["authority"]}])], ignore_index=True)
+    entry = dict(zip(SUBSTITUTION_COLUMNS, [dt.datetime.now().isoformat(timespec="seconds"), by, review_id,
+                                            reason.strip(), new_id, case["authority"], case["stratum"]]))
+    log_path = folder / "substitutions.csv"
+    log = pd.read_csv(log_path, dtype=str, keep_default_na=False) if log_path.exists() else \
+        pd.DataFrame(columns=SUBSTITUTION_COLUMNS)
+    log = pd.concat([log, pd.DataFrame([entry])], ignore_index=True)
+    for name, table in (("sample", sample.sort_values("review_id")), ("reserves", reserves), ("key", key),
+                        ("substitutions", log)):
+        staging = folder / f".{name}.csv.writing"
+        table.to_csv(staging, index=False)
+        staging.replace(folder / f"{name}.csv")
+    return entry

@@ -60,7 +60,8 @@ def test_input_problems_exit_1_and_usage_errors_exit_2(tmp_path):
     assert run.returncode == 1 and "does not exist" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "frame").exists()
     assert run_cli("frame").returncode == 2
-    assert run_cli("sample", "--frame", "x.csv", "--out", "y", "--seed", "abc").returncode == 2
+    run = run_cli("sample", "--frame", "x.csv", "--out", "y", "--seed", "abc")
+    assert run.returncode == 1 and "not a whole number" in run.stderr
     run = run_cli("check", str(tmp_path / "nowhere.xlsx"))
     assert run.returncode == 1 and "Traceback" not in run.stderr
 

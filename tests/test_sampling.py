@@ -79,3 +79,45 @@ def test_small_strata_are_reallocated_and_said(config):
 def test_bad_splits_are_explained(config, text, message):
     with pytest.raises(InputProblems, match=message):
         parse_split(text, config)
+
+
+def test_substitution_takes_the_next_reserve_of_the_stratum_and_logs_it(tmp_path, config):
+    from review_lib.sampling import substitute
+
+    result = draw_sample(_frame(), config)
+    result.sample.to_csv(tmp_path / "sample.csv", index=False)
+    result.reserves.to_csv(tmp_path / "reserves.csv", index=False)
+    result.key.to_csv(tmp_path / "key.csv", index=False)
+    case = result.sample[result.sample["authority"] == "Hartlepool"].iloc[0]
+    expected = result.reserves[(result.reserves["stratum"] == case["stratum"])
+                               & (result.reserves["authority_code"] == case["authority_code"])].iloc[0]
+    entry = substitute(tmp_path, case["review_id"], "case file cannot be found", "analyst", config)
+    assert entry["replacement_review_id"] == "H-19"           # Hartlepool had H-01..H-18
+    sample = pd.read_csv(tmp_path / "sample.csv", dtype=str)
+    key = pd.read_csv(tmp_path / "key.csv", dtype=str).set_index("review_id")
+    assert case["review_id"] not in set(sample["review_id"]) and len(sample) == 45
+    assert key.loc["H-19", "child_id"] == expected["child_id"]
+    log = pd.read_csv(tmp_path / "substitutions.csv", dtype=str)
+    assert list(log["reason"]) == ["case file cannot be found"] and "child_id" not in log.columns
+    second = substitute(tmp_path, "H-19", "out of scope on reading", "analyst", config)
+    assert second["replacement_review_id"] == "H-20"
+    assert pd.read_csv(tmp_path / "reserves.csv", dtype=str)["used_for"].fillna("").ne("").sum() == 2
+    with pytest.raises(InputProblems, match="not a case in the sample"):
+        substitute(tmp_path, "Z-99", "x", "analyst", config)
+    with pytest.raises(InputProblems, match="reason is needed"):
+        substitute(tmp_path, "H-20", "  ", "analyst", config)
+
+
+def test_reviewers_never_get_cases_from_a_team_they_manage(config):
+    from review_lib.sampling import assign_reviewers
+
+    sample = draw_sample(_frame(), config).sample
+    manages = {"Reviewer A": ("Hartlepool",), "Reviewer B": ("Stockton-on-Tees",)}
+    assigned = assign_reviewers(sample, config.reviewers, manages)
+    hartlepool = assigned[assigned["authority"] == "Hartlepool"]
+    assert not (hartlepool[["reviewer", "second_reviewer"]] == "Reviewer A").any().any()
+    stockton = assigned[assigned["authority"] == "Stockton-on-Tees"]
+    assert not (stockton[["reviewer", "second_reviewer"]] == "Reviewer B").any().any()
+    everyone = {r: ("Hartlepool",) for r in config.reviewers}
+    with pytest.raises(InputProblems, match="no reviewer may code"):
+        assign_reviewers(sample, config.reviewers, everyone)
