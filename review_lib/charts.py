@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import re
 
 import matplotlib
 
@@ -48,18 +47,29 @@ def figure_html(fig, alt: str, caption: str = "") -> str:
 
 
 def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_columns=()) -> str:
-    """A plain, accessible HTML table (caption, header cells, numbers right-aligned)."""
+    """A plain, accessible HTML table: a caption, one header row in the report's words (from
+    ``data_templates/report_columns.csv``), text left-aligned and numbers right-aligned."""
     shown = df.copy()
+    if index:
+        shown = shown.rename_axis([n or "" for n in shown.index.names]).reset_index()
+    shown.columns = [str(c) for c in shown.columns]
+    shown.columns.name = None
     for column in shown.columns:
         if column in percent_columns:
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.0f}%")
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
-    body = shown.to_html(index=index, escape=True, border=0, classes="report-table", na_rep="")
-    if caption:
-        body = re.sub(r"<table[^>]*>", f'<table class="report-table"><caption>{html.escape(caption)}</caption>',
-                      body, count=1)
-    return body
+    labels = table("report_columns").set_index("column")["label"]
+    shown = shown.rename(columns=lambda c: labels.get(c, c))
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) if c in df else False for c in
+               ([n for n in df.index.names] if index else []) + list(df.columns)]
+    numeric = [False] * (len(shown.columns) - len(numeric)) + numeric
+    kind = [' class="num"' if num else "" for num in numeric]
+    head = "".join(f'<th scope="col"{k}>{html.escape(str(c))}</th>' for c, k in zip(shown.columns, kind))
+    rows = "".join("<tr>" + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, kind)) + "</tr>"
+                   for row in shown.fillna("").itertuples(index=False))
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="report-table">{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
@@ -72,18 +82,20 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
         y = np.arange(len(rows)) + (i - (len(authorities) - 1) / 2) * step
         pct, low, high = (rows[f"{la}|{k}"].astype(float) for k in ("percent", "ci_low", "ci_high"))
         n = rows[f"{la}|n"].fillna(0).astype(int)
-        ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=MARKERS[i], color=PALETTE[i], ecolor=PALETTE[i],
-                    capsize=3, markersize=6, label=la, linestyle="none")
+        bars = ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=MARKERS[i], color=PALETTE[i],
+                           ecolor=PALETTE[i], capsize=3, markersize=6, label=la, linestyle="none")
+        for artist in bars.lines[:1] + tuple(bars.lines[1]) + tuple(bars.lines[2]):
+            artist.set_clip_on(False)
         for yy, p, nn in zip(y, pct, n):
             if not np.isnan(p):
                 ax.annotate(f"n={nn}", (101, yy), fontsize=7, color="#444444", va="center",
                             annotation_clip=False)
-    ax.set_yticks(np.arange(len(rows)), [f"{l} ({h})" for l, h in zip(rows["report_label"], rows["headline_answer"])])
-    ax.invert_yaxis()
+    ax.set_yticks(np.arange(len(rows)), [f"{l}: {h}" for l, h in zip(rows["report_label"], rows["headline_answer"])])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("Per cent of cases answered (dot) with 95% interval (line)")
-    ax.set_title(title)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02 + 0.4 / len(rows)), ncol=len(authorities))
+    ax.set_xlabel("Per cent of cases answered (marker) with 95% interval (line)")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(authorities), fontsize=8)
     return fig
 
 
@@ -153,21 +165,22 @@ def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int = 1)
     land = table("map_land_grid").astype(float)
     centres = table("authority_centroids").set_index("upper_tier_code").astype(float)
     fig, ax = plt.subplots(figsize=(6, 8))
-    ax.scatter(land["easting"] + 2500, land["northing"] + 2500, s=1.2, marker="s", color="#E3E3E3", linewidths=0)
+    ax.scatter(land["easting"] + 2500, land["northing"] + 2500, s=7, marker="s", color="#E6E6E6", linewidths=0)
     for i, la in enumerate(authorities):
         counts = frame[frame["authority"] == la].groupby("host_authority_code").size()
         counts = counts[counts >= minimum]
         where = centres.reindex(counts.index).dropna()
-        ax.scatter(where["easting"], where["northing"], s=12 * counts.reindex(where.index), alpha=0.65,
-                   color=PALETTE[i], marker=MARKERS[i], edgecolors="black", linewidths=0.4,
-                   label=f"{la}: children by host authority")
+        ax.scatter(where["easting"], where["northing"], s=14 * counts.reindex(where.index), alpha=0.55,
+                   color=PALETTE[i], marker=MARKERS[i], edgecolors="black", linewidths=0.4, label=la)
+    for n in (1, 5, 20):   # a key to marker size
+        ax.scatter([], [], s=14 * n, color="white", edgecolors="black", linewidths=0.6, label=f"{n} child{'ren' if n > 1 else ''}")
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])
     ax.grid(False)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_title("Host authorities of out-of-area placements (marker area = children)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("Where children were placed: host authorities", loc="left")
+    ax.legend(loc="upper left", fontsize=8, labelspacing=1.2, borderpad=1)
     return fig
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from review_lib.config import load_config
-from review_lib.errors import InputProblems, fail
+from review_lib.errors import InputProblems, columns_missing, fail
 
 EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the command was mistyped."
 
@@ -26,10 +26,7 @@ EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the
 def staged_output(folder: Path, names: list[str], force: bool):
     """Write a stage's files into a hidden staging folder and move them into ``folder`` only when
     all are written, so a failed run never leaves a half-written output that looks complete."""
-    existing = [n for n in names if (folder / n).exists()]
-    if existing and not force:
-        raise fail(folder, "", f"already holds {', '.join(existing)} from an earlier run",
-                   "--force to replace them, or another --out folder")
+    refuse_existing(folder, names, force)
     stage = folder / f".staging-{time.time_ns()}"
     stage.mkdir(parents=True)
     try:
@@ -43,6 +40,23 @@ def staged_output(folder: Path, names: list[str], force: bool):
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
+    """Stop before any work when an earlier run's outputs would be replaced without --force."""
+    existing = [n for n in names if (folder / n).exists()]
+    if existing and not force:
+        raise fail(folder, "", f"already holds {', '.join(existing)} from an earlier run",
+                   "--force to replace them, or another --out folder", summary="Nothing was written")
+
+
+def percent(value, option: str) -> float | None:
+    """A per-cent option between 0 and 100, or a located error."""
+    if value is None:
+        return None
+    if not 0 <= value <= 100:
+        raise fail(option, f"{value:g}", "is not a percentage between 0 and 100", "a number from 0 to 100")
+    return value
+
+
 def say(args, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text, flush=True)
@@ -53,8 +67,9 @@ def cmd_frame(args) -> int:
     from review_lib.frame import run_frame
 
     config = load_config(args.config)
+    refuse_existing(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force)
     say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
-    result = run_frame(args.ssda903, config, args.authority)
+    result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None))
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
         result.frame.to_csv(stage / "frame.csv", index=False)
         result.excluded.to_csv(stage / "excluded.csv", index=False)
@@ -71,13 +86,15 @@ def read_csv_input(path: Path, required: list[str]) -> pd.DataFrame:
     """Read a CSV written by an earlier stage, with a located error if it is missing or wrong."""
     if not path.exists():
         raise fail(path, "", "the file does not exist", "the output of the earlier stage")
+    if path.is_dir():
+        raise fail(path, "", "is a folder, not a file", f"the CSV file, e.g. {path / 'frame.csv'}")
     try:
         df = pd.read_csv(path, dtype={"child_id": str, "review_id": str}, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise fail(path, "", f"cannot be read as CSV ({exc})", "the CSV file the earlier stage wrote") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise fail(path, "line 1", f"column {', '.join(missing)} is missing", ", ".join(required))
+        raise fail(path, "line 1", columns_missing(missing), "the columns " + ", ".join(required))
     return df
 
 
@@ -85,11 +102,12 @@ def cmd_sample(args) -> int:
     from review_lib import sampling
 
     config = load_config(args.config)
-    frame = read_csv_input(args.frame, ["child_id", "authority_code", "authority", "age_group", "placement_type"])
     split = sampling.parse_split(args.split, config)
     seed = config.seed if args.seed is None else whole_number(args.seed, "--seed")
     size = config.sample_size if args.size is None else whole_number(args.size, "--size")
-    share = config.target_share_10_15 if args.share_10_15 is None else args.share_10_15
+    frame = read_csv_input(args.frame, ["child_id", "authority_code", "authority", "age_group", "placement_type"])
+    share = config.target_share_10_15 if args.share_10_15 is None else percent(args.share_10_15, "--share-10-15")
+    percent(args.double_coding, "--double-coding")
     result = sampling.draw_sample(frame, config, size, split, seed, share, args.double_coding)
     names = ["sample.csv", "reserves.csv", "key.csv", "strata.csv", "sampling_method.md"]
     with staged_output(args.out, names, args.force) as stage:
@@ -106,6 +124,10 @@ def cmd_sample(args) -> int:
               f"{int(result.sample['double_coded'].sum())} double-coded. The key linking review IDs to CHILD "
               f"ids is {args.out}/key.csv: keep it local. Written to {args.out}/")
     return 0
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def whole_number(text: str, option: str) -> int:
@@ -152,24 +174,28 @@ def cmd_check(args) -> int:
         raise fail(args.returns[0], "", "no returned workbook (.xlsx) was found", "returned .xlsx workbooks")
     errors = result.errors
     for issue in errors.head(60).itertuples():
-        print(f"{Path(issue.file).name}, sheet {issue.sheet}, cell {issue.cell}"
-              f"{', case ' + issue.review_id if issue.review_id else ''}"
-              f"{', question ' + issue.question if issue.question else ''}: {issue.problem}."
-              f"{' Allowed: ' + issue.allowed if issue.allowed else ''}", file=sys.stderr)
+        where = [Path(issue.file).name] + [f"{label} {value}" for label, value in (
+            ("sheet", issue.sheet), ("cell", issue.cell), ("case", issue.review_id),
+            ("question", issue.question)) if value]
+        print(f"{', '.join(where)}: {issue.problem}.{' Allowed: ' + issue.allowed if issue.allowed else ''}",
+              file=sys.stderr)
     if len(errors) > 60:
         print(f"... and {len(errors) - 60} more: see issues.csv", file=sys.stderr)
     if args.out:
         names = ["issues.csv", "completion.csv", "answers.csv"]
-        with staged_output(args.out, names, args.force) as stage:
+        # the check's tables are re-derived from the returns each time, so a re-check replaces them
+        with staged_output(args.out, names, True) as stage:
             result.issues.to_csv(stage / "issues.csv", index=False)
             result.completion.to_csv(stage / "completion.csv", index=False)
             if errors.empty:
                 result.answers.to_csv(stage / "answers.csv", index=False)
-    status = result.completion["status"].value_counts()
-    say(args, f"Checked {len(result.files)} workbook(s): {len(errors)} problem(s) to fix, "
-              f"{len(result.issues) - len(errors)} note(s); cases "
-              + ", ".join(f"{k.lower()} {v}" for k, v in status.items()) + "."
-              + (f" Written to {args.out}/" if args.out else ""))
+    done = result.completion
+    status = ", ".join(f"{v} {k.lower()}" for k, v in done["status"].value_counts().items()) or "none readable"
+    second = int(done["role"].eq("second coder").sum()) if not done.empty else 0
+    say(args, f"Checked {len(result.files)} workbook(s): {plural(len(errors), 'problem')} to fix, "
+              f"{plural(len(result.issues) - len(errors), 'note')}. Codings: {status} "
+              f"({done['review_id'].nunique() if not done.empty else 0} cases, {second} of them coded twice)."
+              + (f" Written to {args.out}/" if args.out else " Add --out DIR to write the tables."))
     if not errors.empty and args.out:
         say(args, "answers.csv is written once every problem is fixed.")
     return 1 if not errors.empty else 0
@@ -207,7 +233,7 @@ def cmd_demo(args) -> int:
     (out / "inputs" / "SYNTHETIC").write_text("Every file under inputs/ is synthetic demonstration data.\n")
     common = dict(config=args.config, force=True, quiet=args.quiet)
     say(args, "[2/6] Frame ...")
-    cmd_frame(argparse.Namespace(ssda903=[inputs], out=out / "frame", authority=None, **common))
+    cmd_frame(argparse.Namespace(ssda903=[inputs], out=out / "frame", authority=None, geography=geography, **common))
     say(args, "[3/6] Sample ...")
     cmd_sample(argparse.Namespace(frame=out / "frame" / "frame.csv", out=out / "sample", size=None, split=None,
                                   seed=None, share_10_15=None, double_coding=20.0, **common))
@@ -242,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     def stage(name, help_text, func):
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
         p.set_defaults(func=func)
-        p.add_argument("--force", action="store_true", help="replace outputs an earlier run left in --out")
+        p.add_argument("--force", action="store_true", help="replace what an earlier run of this stage wrote")
         return p
 
     p = stage("frame", "Find the children who started an eligible out-of-area placement in the review window "
@@ -307,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ReportError as exc:
         print(f"The report was not built: {exc}. Any previous report is unchanged.", file=sys.stderr)
+        return 1
+    except OSError as exc:  # unreadable, unwritable or vanished files: say which, in words
+        print(f"{exc.filename or 'A file'}: {exc.strerror or exc}. Nothing further was written.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Stopped. Outputs of the interrupted stage were not written.", file=sys.stderr)

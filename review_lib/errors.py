@@ -38,6 +38,14 @@ class InputProblems(Exception):
         return "\n".join(lines)
 
 
-def fail(file: str, where: str, problem: str, allowed: str = "") -> InputProblems:
+def fail(file: str, where: str, problem: str, allowed: str = "",
+         summary: str = "The input has problems") -> InputProblems:
     """Build an :class:`InputProblems` holding a single problem (raise the result)."""
-    return InputProblems([Problem(str(file), where, problem, allowed)])
+    return InputProblems([Problem(str(file), where, problem, allowed)], summary)
+
+
+def columns_missing(columns: list[str]) -> str:
+    """'column X is missing' or 'columns X, Y are missing'."""
+    if len(columns) == 1:
+        return f"column {columns[0]} is missing"
+    return f"columns {', '.join(columns)} are missing"

@@ -126,14 +126,18 @@ def compare_authorities(row: dict, authorities: list[str]) -> dict:
 
 
 # -- findings from the data (frame) ------------------------------------------------------------
-def placements_by_year(frame: pd.DataFrame) -> pd.DataFrame:
+def _in_order(table: pd.DataFrame, authorities: list[str] | None) -> pd.DataFrame:
+    return table.reindex(columns=[a for a in authorities if a in table.columns]) if authorities else table
+
+
+def placements_by_year(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
     """Q1: children starting an out-of-area placement, by year and authority."""
-    table = frame.groupby(["placement_year", "authority"]).size().unstack(fill_value=0)
+    table = _in_order(frame.groupby(["placement_year", "authority"]).size().unstack(fill_value=0), authorities)
     table["Total"] = table.sum(axis=1)
     return table
 
 
-def location_summary(frame: pd.DataFrame) -> pd.DataFrame:
+def location_summary(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
     """Q2: distance and adjoining/distant placements per authority (frame, not sample)."""
     grouped = frame.groupby("authority")
     out = pd.DataFrame({
@@ -143,25 +147,43 @@ def location_summary(frame: pd.DataFrame) -> pd.DataFrame:
         "distant_percent": (100 * grouped["distant_placement"].apply(lambda s: s.eq("Yes").mean())).round(1),
         "host_authorities": grouped["host_authority"].nunique(),
     })
-    return out
+    return out.reindex(authorities) if authorities else out
 
 
-def host_authorities(frame: pd.DataFrame) -> pd.DataFrame:
+def host_authorities(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
     """Q2: where children were placed, by host authority and home authority."""
-    table = frame.groupby(["host_authority", "authority"]).size().unstack(fill_value=0)
+    table = _in_order(frame.groupby(["host_authority", "authority"]).size().unstack(fill_value=0), authorities)
     table["Total"] = table.sum(axis=1)
     return table.sort_values("Total", ascending=False)
 
 
-def stability_summary(frame: pd.DataFrame) -> pd.DataFrame:
+def stability_summary(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
     """Q5 (from data): further moves within 12 months and missing episodes during the placement."""
     grouped = frame.groupby("authority")
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "children": grouped.size(),
         "moved_again_within_12_months_percent": (100 * grouped["moves_12_months"].apply(lambda s: (s > 0).mean())).round(1),
         "any_missing_episode_percent": (100 * grouped["missing_episodes"].apply(lambda s: (s > 0).mean())).round(1),
         "median_missing_episodes_if_any": grouped["missing_episodes"].apply(lambda s: s[s > 0].median()).round(1),
     })
+    out = out.reindex(authorities) if authorities else out
+    out["median_missing_episodes_if_any"] = out["median_missing_episodes_if_any"].map(
+        lambda v: "" if pd.isna(v) else f"{v:g}")
+    return out
+
+
+def stability_sentence(frame: pd.DataFrame, authority: str) -> str:
+    """Q5 (from data) in words for one authority."""
+    mine = frame[frame["authority"] == authority]
+    if mine.empty:
+        return f"No child from {authority} is in the frame."
+    moved = int((mine["moves_12_months"] > 0).sum())
+    text = (f"{authority}: {moved} of {len(mine)} children ({100 * moved / len(mine):.0f}%) moved placement again "
+            "within 12 months of the out-of-area move")
+    if mine["missing_episodes"].notna().any():
+        went = int((mine["missing_episodes"] > 0).sum())
+        text += f", and {went} ({100 * went / len(mine):.0f}%) went missing at least once during the placement"
+    return text + "."
 
 
 def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from review_lib.config import ReviewConfig, age_group, distance_band, slug, table
-from review_lib.errors import InputProblems, Problem, fail
+from review_lib.errors import InputProblems, Problem, columns_missing, fail
 from review_lib.geography import Geography, adjoining_authorities, miles_between
 
 REQUIRED = {
@@ -150,7 +150,7 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
     problems = []
     missing = [c for c in REQUIRED[kind] if c not in columns]
     if missing:
-        problems.append(Problem(str(path), "line 1", f"column {', '.join(missing)} is missing "
+        problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} "
                                 f"(found: {', '.join(columns)})",
                                 f"the SSDA903 {kind} columns, including {', '.join(REQUIRED[kind])}"))
     width = len(columns)

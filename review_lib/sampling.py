@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from review_lib.config import ReviewConfig
+from review_lib.config import ReviewConfig, table
 from review_lib.errors import fail
 
 FOCUS_AGE_GROUP = "10 to 15"
@@ -124,6 +124,11 @@ def allocate(frame: pd.DataFrame, config: ReviewConfig, size: int, split: dict[s
         for stratum, count in own.groupby("stratum").size().items():
             rows.append((code, name, stratum, int(count), int(alloc.get(stratum, 0))))
     strata = pd.DataFrame(rows, columns=["authority_code", "authority", "stratum", "population", "allocated"])
+    # list strata as a reader expects: authorities in configured order, DfE age groups youngest first
+    ages = list(table("dfe_age_groups")["age_group"])
+    strata["_la"] = strata["authority_code"].map({c: i for i, c in enumerate(codes)})
+    strata["_age"] = strata["stratum"].str.split(" | ", regex=False).str[0].map({a: i for i, a in enumerate(ages)})
+    strata = strata.sort_values(["_la", "_age", "stratum"]).drop(columns=["_la", "_age"]).reset_index(drop=True)
     shortfall = size - strata["allocated"].sum()
     if shortfall > 0:
         strata = _top_up(strata, shortfall, notes)
@@ -157,7 +162,8 @@ def parse_split(text: str | None, config: ReviewConfig) -> dict[str, float]:
     else:
         values = text.replace(":", "/").split("/")
         if len(values) != len(config.authorities):
-            raise fail("--split", text, f"gives {len(values)} shares for {len(config.authorities)} authorities",
+            raise fail("--split", text, f"gives {len(values)} share{'s' if len(values) != 1 else ''} for "
+                       f"{len(config.authorities)} authorities",
                        "one share per authority in the configured order (" +
                        "/".join(a.name for a in config.authorities) + ")")
         try:
