@@ -182,13 +182,23 @@ def cmd_check(args) -> int:
     if len(errors) > 60:
         print(f"... and {len(errors) - 60} more: see issues.csv", file=sys.stderr)
     if args.out:
-        names = ["issues.csv", "completion.csv", "answers.csv"]
+        from review_lib.reliability import disagreements, reliability_table
+
+        names = ["issues.csv", "completion.csv", "answers.csv", "reliability.csv", "disagreements.csv"]
+        codebook = load_codebook()
         # the check's tables are re-derived from the returns each time, so a re-check replaces them
         with staged_output(args.out, names, True) as stage:
             result.issues.to_csv(stage / "issues.csv", index=False)
             result.completion.to_csv(stage / "completion.csv", index=False)
             if errors.empty:
                 result.answers.to_csv(stage / "answers.csv", index=False)
+                reliability_table(result.answers, codebook).to_csv(stage / "reliability.csv", index=False)
+                disagreements(result.answers, codebook).to_csv(stage / "disagreements.csv", index=False)
+        if errors.empty and not result.answers.empty:
+            n = len(pd.read_csv(args.out / "disagreements.csv"))
+            say(args, f"{n} answers differ between two coders of the same case: {args.out}/disagreements.csv. "
+                      "Record the answers agreed at moderation in REVIEW/report_inputs/moderated_answers.csv "
+                      "(same columns, agreed_answer filled in).")
     done = result.completion
     status = ", ".join(f"{v} {k.lower()}" for k, v in done["status"].value_counts().items()) or "none readable"
     second = int(done["role"].eq("second coder").sum()) if not done.empty else 0

@@ -199,7 +199,7 @@ def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
 
 
 # -- computed once per report build, read by every notebook ------------------------------------
-TABLE_FILES = ["frame", "funnel", "substitutions", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
+TABLE_FILES = ["frame", "funnel", "substitutions", "reliability", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
 
 
 def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[str, pd.DataFrame]:
@@ -223,13 +223,21 @@ def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[
             raise FileNotFoundError(path)
         tables[name] = pd.read_csv(path, dtype={"child_id": str, "review_id": str}, keep_default_na=False,
                                    na_values=[""])
+    from review_lib.reliability import read_moderation, reliability_table
+
+    for column in ("answer", "authority", "reviewer", "role", "question", "section"):
+        if column in tables["answers"]:
+            tables["answers"][column] = tables["answers"][column].fillna("").astype(str)
+
+    tables["reliability"] = reliability_table(tables["answers"], codebook)
+    moderated = review_dir / "report_inputs" / "moderated_answers.csv"
+    if moderated.exists():
+        tables["answers"] = pd.concat([tables["answers"], read_moderation(moderated, tables["answers"], codebook)],
+                                      ignore_index=True)
     log = review_dir / "sample" / "substitutions.csv"
     tables["substitutions"] = (pd.read_csv(log, dtype=str, keep_default_na=False) if log.exists()
                                else pd.DataFrame(columns=["when", "replaced_review_id", "reason",
                                                           "replacement_review_id", "authority", "stratum"]))
-    for column in ("answer", "authority", "reviewer", "role", "question", "section"):
-        if column in tables["answers"]:
-            tables["answers"][column] = tables["answers"][column].fillna("").astype(str)
     tables["findings"] = question_findings(tables["answers"], tables["sample"], codebook, authorities)
     tables["headlines"] = headline_table(tables["findings"], codebook, authorities)
     return tables
@@ -336,19 +344,3 @@ def location_sentence(frame: pd.DataFrame, authority: str) -> str:
             f"(median {mine['distance_miles'].median():.0f} miles) and {distant:.0f}% in a distant authority "
             f"(neither {authority} nor an authority adjoining it), across {mine['host_authority'].nunique()} "
             "host authorities.")
-
-
-def agreement(answers: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Per question, how often two coders of the same case gave the same answer (choice questions)."""
-    coded = answers[answers["role"].isin(["first coder", "second coder"])]
-    choice = set(codebook.questions.index[codebook.questions["type"] == "choice"])
-    coded = coded[coded["question"].isin(choice)]
-    wide = coded.pivot_table(index=["review_id", "question"], columns="role", values="answer", aggfunc="first")
-    if "second coder" not in wide:
-        return pd.DataFrame(columns=["question", "cases", "agreed", "percent_agreement"])
-    wide = wide.dropna(subset=["first coder", "second coder"])
-    wide["agreed"] = wide["first coder"] == wide["second coder"]
-    out = wide.groupby("question")["agreed"].agg(cases="size", agreed="sum").reset_index()
-    out["percent_agreement"] = 100 * out["agreed"] / out["cases"]
-    out["report_label"] = out["question"].map(codebook.questions["report_label"])
-    return out.sort_values("percent_agreement")

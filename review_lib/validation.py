@@ -93,8 +93,14 @@ def check_returns(paths: list[Path], config: ReviewConfig, codebook: Codebook,
 def _open(path: Path, issues: list[dict]):
     if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:200]
-        what = "is empty" if not head else ("looks like a CSV or text file renamed .xlsx"
-                                            if b"," in head or head.isascii() else "is not an Excel workbook")
+        if not head:
+            what = "is empty"
+        elif head.startswith(b"PK"):
+            what = "is damaged (an incomplete or corrupted .xlsx)"
+        elif b"\x00" not in head and (b"," in head or b";" in head or b"\t" in head):
+            what = "looks like a CSV or text file renamed .xlsx"
+        else:
+            what = "is not an Excel workbook"
         issues.append(_issue("error", path, "", "", "", "", f"the file {what}",
                              "the .xlsx workbook as sent, saved from Excel or LibreOffice"))
         return None
@@ -156,7 +162,8 @@ def _check_workbook(wb, path, config, codebook, issues, answers, completion, see
         for rng in merged:
             issues.append(_issue("error", path, sheet, rng, rid, "", "answer cells were merged",
                                  "one answer per cell; unmerge the cells"))
-        given, todo = _read_case(ws, path, case, facts, codebook, rows, issues)
+        earliest = dt.date(config.window_start.year - 1, config.window_start.month, 1)
+        given, todo = _read_case(ws, path, case, facts, codebook, rows, issues, earliest)
         for question, value in given:
             answers.append(dict(zip(ANSWER_COLUMNS, [rid, facts.get("authority", ""), case["reviewer"], case["role"],
                                                      codebook.questions.loc[question, "section"], question, value])))
@@ -202,7 +209,7 @@ def _as_date(value) -> tuple[dt.date | None, bool]:
     return None, False
 
 
-def _read_case(ws, path, case, facts, codebook: Codebook, rows, issues) -> tuple[list, int]:
+def _read_case(ws, path, case, facts, codebook: Codebook, rows, issues, earliest: dt.date) -> tuple[list, int]:
     """Check one case sheet; returns the answers given and the number of required answers missing."""
     rid, sheet = case["review_id"], ws.title
     row_of = {r.key: r.row for r in rows}
@@ -247,7 +254,7 @@ def _read_case(ws, path, case, facts, codebook: Codebook, rows, issues) -> tuple
                 todo += 1
                 problem("error", row, name, "a required answer is missing", _allowed(q, options))
             continue
-        value = _check_value(value, q, options, row, problem, codebook)
+        value = _check_value(value, q, options, row, problem, codebook, earliest)
         if value is None:
             continue
         known[name] = value
@@ -262,7 +269,7 @@ def _allowed(q, options) -> str:
     return {"date": "a date as dd/mm/yyyy", "number": "a number", "text": "text"}[q["type"]]
 
 
-def _check_value(value, q, options, row, problem, codebook):
+def _check_value(value, q, options, row, problem, codebook, earliest: dt.date):
     """Normalise and check one answer; returns the clean value or None when it is not valid."""
     name = q["name"]
     if q["type"] == "choice":
@@ -276,8 +283,12 @@ def _check_value(value, q, options, row, problem, codebook):
         clean, typed = _as_date(value)
         if clean is None:
             problem("error", row, name, f"'{value}' is not a date", "a date as dd/mm/yyyy")
-        elif not dt.date(2000, 1, 1) <= clean <= dt.date.today():
-            problem("error", row, name, f"{clean:%d/%m/%Y} is impossible for this review", "a date from 2000 to today")
+        elif clean > dt.date.today():
+            problem("error", row, name, f"{clean:%d/%m/%Y} is in the future", "a date on or before today")
+            return None
+        elif clean < earliest:
+            problem("error", row, name, f"{clean:%d/%m/%Y} is long before the review window",
+                    f"a date from {earliest:%d/%m/%Y} on")
             return None
         elif typed:
             problem("note", row, name, f"the date typed as text '{value}' was read as {clean:%d/%m/%Y}")

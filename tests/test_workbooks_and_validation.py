@@ -123,3 +123,30 @@ def test_workbook_saved_by_libreoffice_is_read(tmp_path, returned, config):
     assert set(result.completion["status"]) == {"Complete"}
     ws = load_workbook(saved)["H-01"]
     assert ws.protection.sheet and any(dv.type == "list" for dv in ws.data_validations.dataValidation)
+
+
+def test_merged_cells_formulas_and_dates_out_of_window(returned, config):
+    import datetime as dt
+
+    wb = load_workbook(returned)
+    ws = wb["H-01"]
+    ws[cell_of(ws, "host_notified_when")] = "=1+1"
+    date_cell = cell_of(ws, "host_notified_date")
+    ws[cell_of(ws, "host_notified")] = "Yes"
+    ws[date_cell] = dt.datetime(2009, 5, 1)
+    answer = cell_of(ws, "health_notified")
+    ws.merge_cells(f"{answer}:D{answer[1:]}")
+    wb.save(returned)
+    issues = check_returns([returned], config, load_codebook()).issues
+    problems = " | ".join(issues["problem"])
+    assert "holds a formula" in problems
+    assert "long before the review window" in problems
+    assert "answer cells were merged" in problems
+
+
+def test_empty_and_corrupt_files_are_refused(tmp_path, config):
+    (tmp_path / "empty.xlsx").write_bytes(b"")
+    (tmp_path / "corrupt.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    issues = check_returns([tmp_path], config, load_codebook()).issues
+    assert len(issues) == 2 and (issues["severity"] == "error").all()
+    assert set(issues["problem"]) == {"the file is empty", "the file is damaged (an incomplete or corrupted .xlsx)"}
