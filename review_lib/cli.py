@@ -182,9 +182,11 @@ def cmd_check(args) -> int:
     if len(errors) > 60:
         print(f"... and {len(errors) - 60} more: see issues.csv", file=sys.stderr)
     if args.out:
+        from review_lib.findings import quote_candidates
         from review_lib.reliability import disagreements, reliability_table
 
-        names = ["issues.csv", "completion.csv", "answers.csv", "reliability.csv", "disagreements.csv"]
+        names = ["issues.csv", "completion.csv", "answers.csv", "reliability.csv", "disagreements.csv",
+                 "quote_candidates.csv"]
         codebook = load_codebook()
         # the check's tables are re-derived from the returns each time, so a re-check replaces them
         with staged_output(args.out, names, True) as stage:
@@ -194,12 +196,18 @@ def cmd_check(args) -> int:
                 result.answers.to_csv(stage / "answers.csv", index=False)
                 reliability_table(result.answers, codebook).to_csv(stage / "reliability.csv", index=False)
                 disagreements(result.answers, codebook).to_csv(stage / "disagreements.csv", index=False)
+                quote_candidates(result.answers).to_csv(stage / "quote_candidates.csv", index=False)
         if errors.empty and not result.answers.empty:
             n = len(pd.read_csv(args.out / "disagreements.csv"))
             say(args, f"{n} answers differ between two coders of the same case: {args.out}/disagreements.csv. "
                       "Record the answers agreed at moderation in REVIEW/report_inputs/moderated_answers.csv "
                       "(same columns, agreed_answer filled in).")
     done = result.completion
+    if not done.empty and not args.quiet:
+        per = done.pivot_table(index="reviewer", columns="status", values="review_id", aggfunc="count", fill_value=0)
+        for reviewer, row in per.iterrows():
+            print(f"  {reviewer}: " + ", ".join(f"{row.get(k, 0)} {k.lower()}" for k in
+                                                 ("Complete", "In progress", "Not started") if k in row))
     status = ", ".join(f"{v} {k.lower()}" for k, v in done["status"].value_counts().items()) or "none readable"
     second = int(done["role"].eq("second coder").sum()) if not done.empty else 0
     say(args, f"Checked {len(result.files)} workbook(s): {plural(len(errors), 'problem')} to fix, "

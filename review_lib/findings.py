@@ -199,7 +199,8 @@ def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
 
 
 # -- computed once per report build, read by every notebook ------------------------------------
-TABLE_FILES = ["frame", "funnel", "substitutions", "reliability", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
+TEXT_TABLES = {"quotes", "recommendations", "answers", "substitutions", "issues", "completion"}
+TABLE_FILES = ["frame", "funnel", "substitutions", "reliability", "quotes", "recommendations", "sample", "strata", "answers", "issues", "completion", "findings", "headlines"]
 
 
 def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[str, pd.DataFrame]:
@@ -234,6 +235,10 @@ def compute_all(review_dir, authorities: list[str], codebook: Codebook) -> dict[
     if moderated.exists():
         tables["answers"] = pd.concat([tables["answers"], read_moderation(moderated, tables["answers"], codebook)],
                                       ignore_index=True)
+    inputs = review_dir / "report_inputs"
+    tables["quotes"] = read_analyst_table(inputs / "quotes.csv", QUOTE_COLUMNS, "quotes")
+    tables["recommendations"] = read_analyst_table(inputs / "recommendations.csv", RECOMMENDATION_COLUMNS,
+                                                   "recommendations")
     log = review_dir / "sample" / "substitutions.csv"
     tables["substitutions"] = (pd.read_csv(log, dtype=str, keep_default_na=False) if log.exists()
                                else pd.DataFrame(columns=["when", "replaced_review_id", "reason",
@@ -257,8 +262,15 @@ def read_all(folder) -> dict[str, pd.DataFrame]:
     """Read the tables written by :func:`write_all`."""
     from pathlib import Path
 
-    return {name: pd.read_csv(Path(folder) / f"{name}.csv", keep_default_na=False, na_values=[""])
-            for name in TABLE_FILES if (Path(folder) / f"{name}.csv").exists()}
+    tables = {}
+    for name in TABLE_FILES:
+        path = Path(folder) / f"{name}.csv"
+        if path.exists():
+            # tables of words keep blanks as blanks; tables of figures read blanks as missing numbers
+            text = name in TEXT_TABLES
+            tables[name] = pd.read_csv(path, keep_default_na=False, na_values=[] if text else [""],
+                                       dtype=str if text else {"review_id": str})
+    return tables
 
 
 class Review:
@@ -344,3 +356,86 @@ def location_sentence(frame: pd.DataFrame, authority: str) -> str:
             f"(median {mine['distance_miles'].median():.0f} miles) and {distant:.0f}% in a distant authority "
             f"(neither {authority} nor an authority adjoining it), across {mine['host_authority'].nunique()} "
             "host authorities.")
+
+
+
+# -- what the analyst curates, and what is missing -------------------------------------------
+QUOTE_SOURCES = {"good_practice": "Good practice", "improvement": "Area for improvement",
+                 "child_voice_notes": "The child's words", "outcome_in_words": "Outcome"}
+QUOTE_COLUMNS = ["review_id", "authority", "kind", "text", "include", "quote"]
+RECOMMENDATION_COLUMNS = ["number", "recommendation", "review_question", "owner", "by_when"]
+
+
+def quote_candidates(answers: pd.DataFrame) -> pd.DataFrame:
+    """Free-text answers an analyst may choose from for exemplar quotes (first coding only)."""
+    texts = first_coding(answers)
+    texts = texts[texts["question"].isin(list(QUOTE_SOURCES))]
+    texts = texts[~texts["answer"].str.strip().str.casefold().isin({"", "none identified", "none"})]
+    out = pd.DataFrame({"review_id": texts["review_id"], "authority": texts["authority"],
+                        "kind": texts["question"].map(QUOTE_SOURCES), "text": texts["answer"],
+                        "include": "", "quote": ""})
+    return out.sort_values(["authority", "kind", "review_id"]).reset_index(drop=True)
+
+
+def read_analyst_table(path, columns: list[str], what: str) -> pd.DataFrame:
+    """Read a table the analyst writes in ``report_inputs/`` (empty when the file is absent).
+
+    Raises
+    ------
+    InputProblems
+        When the file cannot be read or lacks a column.
+    """
+    from pathlib import Path
+
+    from review_lib.errors import columns_missing, fail
+
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise fail(path, "", f"cannot be read as CSV ({exc})", f"the {what} table saved as CSV") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise fail(path, "line 1", columns_missing(missing), ", ".join(columns))
+    return table[columns]
+
+
+def chosen_quotes(quotes: pd.DataFrame) -> pd.DataFrame:
+    """The quotes marked for inclusion, with the analyst's wording where given."""
+    quotes = quotes.fillna("").astype(str)
+    keep = quotes[quotes["include"].str.strip().str.casefold().isin({"yes", "y", "true", "1", "x"})].copy()
+    keep["shown"] = keep["quote"].where(keep["quote"].str.strip() != "", keep["text"])
+    return keep
+
+
+def coverage_notes(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook,
+                   authorities: list[str]) -> list[str]:
+    """Plain statements of what the findings cannot show, so a gap is said, not hidden."""
+    notes = []
+    unknown = sorted(set(answers["question"]) - set(codebook.questions.index))
+    if unknown:
+        notes.append(f"Answers to {len(unknown)} question(s) not in codebook {codebook.version} were left out: "
+                     + ", ".join(unknown) + ".")
+    coded = set(first_coding(answers)["authority"])
+    for authority in authorities:
+        if authority not in coded:
+            drawn = int((sample["authority"] == authority).sum())
+            notes.append(f"{authority}: no coded case has been returned yet ({drawn} sampled), so its findings "
+                         "are empty.")
+    first = first_coding(answers)
+    choice = codebook.questions[codebook.questions["type"] == "choice"].index
+    for question, group in first[first["question"].isin(choice)].groupby("question"):
+        if group["answer"].eq("Not recorded in file").all():
+            notes.append(f"'{codebook.questions.loc[question, 'report_label']}': every case answered "
+                         "'Not recorded in file', so the files cannot tell us this.")
+    return notes
+
+
+def answered(headlines: pd.DataFrame, authority: str) -> pd.DataFrame:
+    """The headline rows with at least one answered case for ``authority`` (what a chart can show)."""
+    column = f"{authority}|n"
+    if column not in headlines:
+        return headlines.iloc[0:0]
+    return headlines[headlines[column].fillna(0) > 0]

@@ -150,3 +150,11 @@ def test_empty_and_corrupt_files_are_refused(tmp_path, config):
     issues = check_returns([tmp_path], config, load_codebook()).issues
     assert len(issues) == 2 and (issues["severity"] == "error").all()
     assert set(issues["problem"]) == {"the file is empty", "the file is damaged (an incomplete or corrupted .xlsx)"}
+
+
+def test_a_workbook_from_another_review_is_refused(returned, config):
+    from dataclasses import replace
+
+    other = replace(config, review_code="ANOTHER-REVIEW")
+    issues = check_returns([returned], other, load_codebook()).issues
+    assert len(issues) == 1 and "belongs to review" in issues["problem"].iloc[0]
