@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= outputs/demo
 
-.PHONY: demo test install clean-venv
+.PHONY: demo test install clean-venv browser-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
@@ -26,3 +26,9 @@ test: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Real programs the tests drive: Chromium (report pages) and LibreOffice Calc (workbooks).
+# Debian packages; needs root (CI runs as root). Tests that need them skip, with the reason, without them.
+browser-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium libreoffice-calc-nogui

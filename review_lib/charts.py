@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from review_lib.config import table  # noqa: E402
+from review_lib.findings import SUPPRESSED, count_text, is_small, publishing, suppress_table  # noqa: E402
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -54,16 +55,19 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
         shown = shown.rename_axis([n or "" for n in shown.index.names]).reset_index()
     shown.columns = [str(c) for c in shown.columns]
     shown.columns.name = None
+    columns = table("report_columns").set_index("column")
+    numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
+    if publishing():
+        kinds = columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
+        shown = suppress_table(shown, kinds)
     for column in shown.columns:
+        def fmt(v, pattern="{:,.1f}"):
+            return "" if pd.isna(v) else v if isinstance(v, str) else pattern.format(v)
         if column in percent_columns:
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.0f}%")
-        elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
-    labels = table("report_columns").set_index("column")["label"]
-    shown = shown.rename(columns=lambda c: labels.get(c, c))
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) if c in df else False for c in
-               ([n for n in df.index.names] if index else []) + list(df.columns)]
-    numeric = [False] * (len(shown.columns) - len(numeric)) + numeric
+            shown[column] = shown[column].map(lambda v: fmt(v, "{:.0f}%"))
+        elif pd.api.types.is_float_dtype(df[column] if column in df else shown[column]):
+            shown[column] = shown[column].map(fmt)
+    shown = shown.rename(columns=lambda c: columns["label"].get(c, c))
     kind = [' class="num"' if num else "" for num in numeric]
     head = "".join(f'<th scope="col"{k}>{html.escape(str(c))}</th>' for c, k in zip(shown.columns, kind))
     rows = "".join("<tr>" + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, kind)) + "</tr>"
@@ -82,14 +86,19 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
         y = np.arange(len(rows)) + (i - (len(authorities) - 1) / 2) * step
         pct, low, high = (rows[f"{la}|{k}"].astype(float) for k in ("percent", "ci_low", "ci_high"))
         n = rows[f"{la}|n"].fillna(0).astype(int)
+        if publishing():   # a share whose count, or whose complement, is 1 to 4 would reveal it
+            count = rows[f"{la}|count"].fillna(0)
+            small = count.map(is_small) | (n - count).map(is_small) | n.map(is_small)
+            pct, low, high = (v.where(~small) for v in (pct, low, high))
         bars = ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=MARKERS[i], color=PALETTE[i],
                            ecolor=PALETTE[i], capsize=3, markersize=6, label=la, linestyle="none")
         for artist in bars.lines[:1] + tuple(bars.lines[1]) + tuple(bars.lines[2]):
             artist.set_clip_on(False)
         for yy, p, nn in zip(y, pct, n):
-            if not np.isnan(p):
-                ax.annotate(f"n={nn}", (101, yy), fontsize=7, color="#444444", va="center",
-                            annotation_clip=False)
+            label = f"n={count_text(nn)}" if not np.isnan(p) else ("suppressed" if nn else "")
+            if label:
+                ax.annotate(label.replace("fewer than 5", "<5"), (101, yy), fontsize=7, color="#444444",
+                            va="center", annotation_clip=False)
     ax.set_yticks(np.arange(len(rows)), [f"{l}: {h}" for l, h in zip(rows["report_label"], rows["headline_answer"])])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 100)
@@ -131,7 +140,8 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
         values = by_year.get(la, pd.Series(0, index=by_year.index))
         bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values, width, color=PALETTE[i],
                       hatch=HATCHES[i], edgecolor="white", label=la)
-        ax.bar_label(bars, fontsize=8)
+        ax.bar_label(bars, labels=[SUPPRESSED if publishing() and is_small(v) else f"{v:g}" for v in values],
+                     fontsize=8)
     ax.set_xticks(years)
     ax.set_ylabel("Children")
     ax.set_title("Children starting an out-of-area placement, by year")
@@ -148,6 +158,8 @@ def distance_chart(frame: pd.DataFrame, authorities: list[str]):
     for i, la in enumerate(authorities):
         mine = frame[frame["authority"] == la]
         counts = mine["distance_band"].value_counts().reindex(bands, fill_value=0)
+        if publishing():
+            counts = counts.where(~counts.map(is_small), 0)
         share = 100 * counts / max(len(mine), 1)
         ax.bar(np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width, share, width,
                color=PALETTE[i], hatch=HATCHES[i], edgecolor="white", label=f"{la} (n={len(mine)})")
@@ -158,10 +170,11 @@ def distance_chart(frame: pd.DataFrame, authorities: list[str]):
     return fig
 
 
-def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int = 1):
+def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int | None = None):
     """Q2: where children were placed, counted by host authority and drawn at the authority's centre
     over an outline of Great Britain made from postcode grid squares (no tiles, no addresses)."""
     style()
+    minimum = minimum or (5 if publishing() else 1)
     land = table("map_land_grid").astype(float)
     centres = table("authority_centroids").set_index("upper_tier_code").astype(float)
     fig, ax = plt.subplots(figsize=(6, 8))
@@ -172,7 +185,7 @@ def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int = 1)
         where = centres.reindex(counts.index).dropna()
         ax.scatter(where["easting"], where["northing"], s=14 * counts.reindex(where.index), alpha=0.55,
                    color=PALETTE[i], marker=MARKERS[i], edgecolors="black", linewidths=0.4, label=la)
-    for n in (1, 5, 20):   # a key to marker size
+    for n in ((5, 10, 20) if publishing() else (1, 5, 20)):   # a key to marker size
         ax.scatter([], [], s=14 * n, color="white", edgecolors="black", linewidths=0.6, label=f"{n} child{'ren' if n > 1 else ''}")
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])

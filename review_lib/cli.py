@@ -225,8 +225,17 @@ def cmd_report(args) -> int:
     config = load_config(args.config)
     say(args, "Building the report (running the notebooks) ...")
     index = build_report(args.review, config, force=args.force, timeout=args.timeout,
-                         progress=(lambda text: None) if args.quiet else print)
+                         progress=(lambda text: None) if args.quiet else print, publish=args.publish)
     say(args, f"Report: {index}")
+    if args.browser_check:
+        from review_lib.report import check_in_browser
+
+        shots = args.review / "report_checks"
+        problems = check_in_browser(index.parent, shots)
+        for problem in problems:
+            print(f"  browser: {problem}", file=sys.stderr)
+        say(args, f"Browser check: {len(problems)} problem(s); screenshots in {shots}/")
+        return 1 if problems else 0
     return 0
 
 
@@ -266,7 +275,7 @@ def cmd_demo(args) -> int:
     if status != 0:
         return status
     say(args, "[6/6] Report ...")
-    cmd_report(argparse.Namespace(review=out, timeout=600, **common))
+    cmd_report(argparse.Namespace(review=out, timeout=600, publish=False, browser_check=False, **common))
     print(f"Demo finished in {time.time() - started:.0f} s. Open the report: {(out / 'report' / 'index.html').resolve()}")
     return 0
 
@@ -332,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--review", type=Path, required=True, metavar="REVIEW",
                    help="the review folder (holding frame/, sample/ and check/)")
     p.add_argument("--timeout", type=int, default=600, help="seconds a notebook cell may run (default 600)")
+    p.add_argument("--browser-check", action="store_true", dest="browser_check",
+                   help="open every page in headless Chromium with the network blocked; save screenshots")
+    p.add_argument("--publish", action="store_true",
+                   help="publication version: counts of 1 to 4 shown as 'c' (with secondary suppression) in every "
+                        "table, sentence and chart")
 
     p = stage("demo", "Run the whole review on synthetic data, laid out as a real review folder.", cmd_demo)
     p.add_argument("--out", type=Path, default=Path("outputs/demo"), metavar="DIR", help="review folder (default outputs/demo)")

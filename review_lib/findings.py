@@ -178,11 +178,11 @@ def stability_sentence(frame: pd.DataFrame, authority: str) -> str:
     if mine.empty:
         return f"No child from {authority} is in the frame."
     moved = int((mine["moves_12_months"] > 0).sum())
-    text = (f"{authority}: {moved} of {len(mine)} children ({100 * moved / len(mine):.0f}%) moved placement again "
+    text = (f"{authority}: {count_text(moved)} of {len(mine)} children moved placement again "
             "within 12 months of the out-of-area move")
     if mine["missing_episodes"].notna().any():
         went = int((mine["missing_episodes"] > 0).sum())
-        text += f", and {went} ({100 * went / len(mine):.0f}%) went missing at least once during the placement"
+        text += f", and {count_text(went)} went missing at least once during the placement"
     return text + "."
 
 
@@ -190,8 +190,8 @@ def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
     """Cases tagged with each theme, per authority (first coding)."""
     tagged = first_coding(answers)
     tagged = tagged[tagged["question"] == question]
-    table = tagged.pivot_table(index="answer", columns="authority", values="review_id",
-                               aggfunc="nunique", fill_value=0)
+    table = tagged.rename(columns={"answer": "theme"}).pivot_table(
+        index="theme", columns="authority", values="review_id", aggfunc="nunique", fill_value=0)
     if table.empty:
         return table
     table["Total"] = table.sum(axis=1)
@@ -314,9 +314,7 @@ def load_review(review_dir, data_dir=None, config_path=None) -> Review:
 def answer_table(findings: pd.DataFrame, authority: str, question: str) -> pd.DataFrame:
     """Every answer to one question in one authority: count, n, %, 95% interval, weighted %."""
     rows = findings[(findings["authority"] == authority) & (findings["question"] == question)]
-    out = rows[["answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent"]].copy()
-    out.columns = ["Answer", "Cases", "n", "%", "95% CI low", "95% CI high", "Weighted % (all OOA children)"]
-    return out.set_index("Answer")
+    return rows[["answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent"]].set_index("answer")
 
 
 def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, minimum_n: int = 5):
@@ -333,6 +331,8 @@ def headline_sentence(row: pd.Series, authority: str) -> str:
     if n == 0:
         return f"{row['report_label']}: no case was answered."
     count = int(row[f"{authority}|count"])
+    if publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
+        return f"{row['report_label']} ({row['headline_answer']}): not shown, as the numbers are small (n = {count_text(n)})."
     return (f"{row['report_label']} ({row['headline_answer']}): {count} of {n} cases "
             f"({row[f'{authority}|percent']:.0f}%, 95% CI {row[f'{authority}|ci_low']:.0f}% to "
             f"{row[f'{authority}|ci_high']:.0f}%).")
@@ -340,7 +340,7 @@ def headline_sentence(row: pd.Series, authority: str) -> str:
 
 def population_sentence(frame: pd.DataFrame, config) -> str:
     """Q1 in words, from the frame."""
-    parts = [f"{name} {int((frame['authority'] == name).sum())}" for name in [a.name for a in config.authorities]]
+    parts = [f"{name} {count_text((frame['authority'] == name).sum())}" for name in [a.name for a in config.authorities]]
     return (f"Between {config.window_start:%d %B %Y} and {config.window_end:%d %B %Y}, {len(frame)} children "
             f"started an out-of-area placement in foster or residential care ({', '.join(parts)}).")
 
@@ -439,3 +439,81 @@ def answered(headlines: pd.DataFrame, authority: str) -> pd.DataFrame:
     if column not in headlines:
         return headlines.iloc[0:0]
     return headlines[headlines[column].fillna(0) > 0]
+
+
+# -- publication: small-number suppression -------------------------------------------------------
+SUPPRESSED = "c"
+_publication = {"on": False}
+
+
+def set_publication(on: bool) -> None:
+    """Switch small-number suppression on for everything this process shows (tables, text, charts)."""
+    _publication["on"] = bool(on)
+
+
+def publishing() -> bool:
+    """True when building a report for publication."""
+    return _publication["on"]
+
+
+def is_small(value) -> bool:
+    """A count of 1 to 4: shown as 'c' in a published report."""
+    try:
+        return 1 <= float(value) <= 4
+    except (TypeError, ValueError):
+        return False
+
+
+def count_text(count) -> str:
+    """A count for a sentence: 'fewer than 5' for 1 to 4 when publishing."""
+    return "fewer than 5" if publishing() and is_small(count) else f"{int(count):,}"
+
+
+def suppress_table(table: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """Hide small counts so that no reader can recover them, DfE style.
+
+    Primary: every count of 1 to 4 becomes 'c'. Secondary, repeated until nothing changes: a column
+    with exactly one hidden count hides its next smallest non-zero count too, and so does a row when
+    the table has a Total column, so that a total cannot be used to undo the first by subtraction. Derived figures (percentages, intervals,
+    medians) in a row with a hidden count are hidden as well.
+    """
+    counts = [c for c in table.columns if kinds.get(c) == "count" and pd.api.types.is_numeric_dtype(table[c])]
+    values = table[counts].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=float)
+    mask = (values >= 1) & (values <= 4)
+    changed = True
+    while changed:  # each pass hides at least one more cell or stops, so this ends
+        changed = False
+        passes = [(values, mask)]
+        if "Total" in counts:   # a row total could undo a lone hidden cell in its row
+            parts = [i for i, c in enumerate(counts) if c != "Total"]
+            passes.append((values[:, parts].T, None))
+        for view, hide in passes:
+            if hide is None:   # rows: work on the part columns, writing back into the mask
+                hide = mask[:, parts].T.copy()
+                before = hide.copy()
+            for j in range(view.shape[1]):
+                if hide[:, j].sum() == 1:
+                    spare = np.where(~hide[:, j] & (view[:, j] > 0))[0]
+                    if len(spare):
+                        hide[spare[np.argmin(view[spare, j])], j] = True
+                        changed = True
+            if hide is not mask:
+                mask[:, parts] |= hide.T
+                changed = changed or bool((hide != before).any())
+    hidden = pd.DataFrame(mask, index=table.index, columns=counts)
+    out = table.astype(object).copy()
+    for column in counts:
+        out.loc[hidden[column], column] = SUPPRESSED
+    derived = [c for c in table.columns if kinds.get(c) == "derived"]
+    rows = hidden.any(axis=1)
+    for column in derived:
+        out.loc[rows, column] = SUPPRESSED
+    return out
+
+
+def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """``findings.csv`` for publication: small counts hidden within each authority and question."""
+    kinds = {"count": "count", "n": "count", "percent": "derived", "ci_low": "derived", "ci_high": "derived",
+             "weighted_percent": "derived"}
+    parts = [suppress_table(group, kinds) for _, group in findings.groupby(["authority", "question"], sort=False)]
+    return pd.concat(parts) if parts else findings

@@ -29,7 +29,7 @@ import nbformat
 import review_lib
 from review_lib.codebook import load_codebook
 from review_lib.config import ReviewConfig, slug
-from review_lib.findings import BOTH, compute_all, write_all
+from review_lib.findings import BOTH, compute_all, published_findings, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -58,7 +58,7 @@ def pages_for(config: ReviewConfig) -> list[Page]:
         pages.append(Page("03_authority_findings", f"{page_stem(la.name)}_findings.html",
                           f"Findings for {la.name}", {"authority": la.name}))
     pages += [Page("01_population_and_sample", "population_and_sample.html", "Population and sample", {}),
-              Page("02_coding_quality", "coding_quality.html", "Coding quality and reliability", {})]
+              Page("02_coding_quality", "methods_and_data.html", "Methods, data and coding quality", {})]
     return pages
 
 
@@ -180,7 +180,7 @@ def manifest(review_dir: Path, config: ReviewConfig, parameters: dict) -> dict:
 
 
 def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, synthetic: bool | None = None,
-                 timeout: int = 600, progress=print) -> Path:
+                 timeout: int = 600, progress=print, publish: bool = False) -> Path:
     """Build ``review_dir/report/`` from the frame, sample and checked answers (``ooa-review report``).
 
     Raises
@@ -207,17 +207,24 @@ def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, sy
     try:
         (building / "data").mkdir(parents=True)
         write_all(tables, building / "data")
-        _write_tables_xlsx(tables, building / "report_tables.xlsx")
-        tables["findings"].to_csv(building / "findings.csv", index=False)
+        _write_tables_xlsx(tables, building / "report_tables.xlsx", publish)
+        (published_findings(tables["findings"]) if publish else tables["findings"]).to_csv(
+            building / "findings.csv", index=False)
         params = {"review_dir": str(review_dir.resolve()), "data_dir": str((building / "data").resolve()),
-                  "config_path": config.source, "synthetic": synthetic}
+                  "config_path": config.source, "synthetic": synthetic, "publish": publish}
         info = manifest(review_dir, config, params)
         (building / "manifest.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         pages = pages_for(config)
-        resources = _page_resources(config, info, pages, synthetic)
+        resources = _page_resources(config, info, pages, synthetic) | {"publish": publish}
         _run_pages(pages, params, building, resources, timeout, progress)
         _write_index(building, config, tables, pages, resources)
+        _write_combined(building, pages, config, resources)
         shutil.rmtree(building / "data")
+        own = {d.strftime(f) for d in (config.window_start, config.window_end, dt.date.today())
+               for f in ("%Y-%m-%d", "%d/%m/%Y")}
+        found = scan_for_identifiers(building, review_dir, own)
+        if found:
+            raise ReportError("the report would reveal children: " + "; ".join(found[:10]))
         _swap_into_place(building, final)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -265,12 +272,14 @@ def _page_resources(config: ReviewConfig, info: dict, pages: list[Page], synthet
             "footer": html.escape(footer), "css": css}
 
 
-def _write_tables_xlsx(tables: dict, path: Path) -> None:
+def _write_tables_xlsx(tables: dict, path: Path, publish: bool) -> None:
     import pandas as pd
 
+    sheets = {"findings": published_findings(tables["findings"])} if publish else {
+        name: tables[name] for name in ("findings", "headlines", "strata", "reliability", "completion")}
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name in ("findings", "headlines", "strata", "completion"):
-            tables[name].to_excel(writer, sheet_name=name[:31], index=False)
+        for name, table in sheets.items():
+            table.to_excel(writer, sheet_name=name[:31], index=False)
 
 
 def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list[Page], resources: dict) -> None:
@@ -303,3 +312,149 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
 <footer class="provenance">{resources['footer']}</footer></body></html>
 """
     (building / "index.html").write_text(page, encoding="utf-8")
+
+
+def _write_combined(building: Path, pages: list[Page], config: ReviewConfig, resources: dict) -> None:
+    """One self-contained file with every page, for emailing: the pages' contents in report order."""
+    parts, toc = [], []
+    for page in pages:
+        text = (building / page.file).read_text(encoding="utf-8")
+        body = text.split("<main>", 1)[-1].rsplit("</main>", 1)[0]
+        anchor = page.file.removesuffix(".html")
+        body = re.sub(r'id="([^"]+)"', lambda m: f'id="{anchor}-{m.group(1)}"', body)
+        body = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{anchor}-{m.group(1)}"', body)
+        toc.append(f'<li><a href="#{anchor}">{html.escape(page.title)}</a></li>')
+        parts.append(f'<section class="page"><h1 id="{anchor}" class="report-title">{html.escape(page.title)}</h1>{body}</section>')
+    head = (building / pages[0].file).read_text(encoding="utf-8").split("<body", 1)[0]
+    head = re.sub(r"<title>.*?</title>", f"<title>{html.escape(config.review_name)}</title>", head, flags=re.S)
+    banner = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
+              'report is synthetic</div>') if resources["synthetic"] else ""
+    page = (f'{head}<body class="jp-Notebook ooa-report">{banner}<header class="report-header">'
+            f'<p class="report-kicker">Report to the Corporate Parenting Board</p>'
+            f'<h1 class="report-title">{html.escape(config.review_name)}</h1>'
+            f'<p class="report-meta">{html.escape(resources["councils"])} &middot; report built {resources["date"]}</p>'
+            f'</header><nav class="toc"><p><strong>Contents</strong></p><ol>{"".join(toc)}</ol></nav>'
+            f'<main>{"".join(parts)}</main><footer class="provenance">{resources["footer"]}</footer></body></html>')
+    (building / "findings_report.html").write_text(page, encoding="utf-8")
+
+
+# -- the publication scan ----------------------------------------------------------------------
+POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b")
+DATE = re.compile(r"\b(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})\b")
+TOKEN = re.compile(r"\b[A-Za-z0-9_]{4,}\b")
+
+
+def _identifiers(review_dir: Path) -> dict[str, set[str]]:
+    """CHILD ids, dates of birth, full postcodes and names held in the review's inputs."""
+    import pandas as pd
+
+    from review_lib.geography import normalise_postcode
+
+    found = {"CHILD id": set(), "date of birth": set(), "full postcode": set(), "name": set()}
+    for path in (review_dir / "inputs").rglob("*.csv"):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
+        table.columns = [c.strip().upper() for c in table.columns]
+        if "CHILD" in table:
+            # short ids would match ordinary numbers; real CHILD ids are longer than four characters
+            found["CHILD id"] |= {v.strip() for v in table["CHILD"] if len(v.strip()) >= 5}
+        if "DOB" in table:
+            for value in table["DOB"]:
+                value = value.strip()
+                if DATE.fullmatch(value):
+                    found["date of birth"].add(value)
+                    day, month, year = value.split("/") if "/" in value else value.split("-")[::-1]
+                    found["date of birth"] |= {f"{day}/{month}/{year}", f"{year}-{month}-{day}"}
+        for column in [c for c in table.columns if "POST" in c]:
+            for value in table[column]:
+                postcode, level = normalise_postcode(value)
+                if level == "full":
+                    found["full postcode"].add(postcode)
+        for column in [c for c in table.columns if "NAME" in c]:
+            found["name"] |= {v.strip() for v in table[column] if len(v.strip()) >= 3}
+    return found
+
+
+def _text_of(path: Path) -> str:
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        return "\n".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row
+                         if v is not None)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return re.sub(r"data:[a-z]+/[a-z+.-]+;base64,[A-Za-z0-9+/=]+", "", text)   # embedded images
+
+
+def scan_for_identifiers(folder: Path, review_dir: Path, own_dates: set[str] = frozenset()) -> list[str]:
+    """Every output file checked for CHILD ids, dates of birth, full postcodes and names from the inputs.
+
+    ``own_dates`` are dates the report states for itself (the review window, the build date): a
+    child born on one of them is not revealed by it. Returns one line per file and kind found
+    (the values themselves are not repeated)."""
+    known = _identifiers(review_dir)
+    known["date of birth"] -= set(own_dates)
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".html", ".csv", ".json", ".xlsx")):
+        text = _text_of(path)
+        hits = {
+            "CHILD id": set(TOKEN.findall(text)) & known["CHILD id"],
+            "date of birth": set(DATE.findall(text)) & known["date of birth"],
+            "full postcode": {m.replace(" ", "") for m in POSTCODE.findall(text)}
+                             & {p.replace(" ", "") for p in known["full postcode"]},
+            "name": {n for n in known["name"] if n in text},
+        }
+        found += [f"{path.name} contains {len(v)} {kind}(s)" for kind, v in hits.items() if v]
+    return found
+
+
+# -- checking the pages in a real browser -------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+
+
+def check_in_browser(report_dir: Path, screenshots: Path) -> list[str]:
+    """Open every page in headless Chromium with the network blocked; return what went wrong.
+
+    Checks that no request leaves the file (anything but file: and data: URLs is blocked and
+    reported), that the page logs no console error, and that every image rendered; saves a
+    screenshot of each page's first screen in ``screenshots`` for the analyst to look at.
+
+    Raises
+    ------
+    ReportError
+        When Chromium or Playwright is not installed (``make browser-deps``, ``pip install playwright``).
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ReportError("the browser check needs Playwright: pip install playwright") from None
+    if not Path(CHROMIUM).exists():
+        raise ReportError(f"the browser check needs Chromium at {CHROMIUM}: run 'make browser-deps'")
+    screenshots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            for page_file in sorted(report_dir.glob("*.html")):
+                problems += _check_page(browser, page_file, screenshots)
+        finally:
+            browser.close()
+    return problems
+
+
+def _check_page(browser, page_file: Path, screenshots: Path) -> list[str]:
+    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 1600})
+    outside, errors = [], []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                  else (outside.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(page_file.resolve().as_uri(), wait_until="load")
+    broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+    page.screenshot(path=str(screenshots / f"{page_file.stem}.png"))
+    context.close()
+    return ([f"{page_file.name}: requested {url}" for url in outside]
+            + [f"{page_file.name}: console error {text}" for text in errors]
+            + ([f"{page_file.name}: {broken} image(s) did not render"] if broken else []))

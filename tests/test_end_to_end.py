@@ -15,7 +15,8 @@ def test_demo_lays_out_a_review_folder(demo_review):
                  "sample/sample.csv", "sample/key.csv", "sample/reserves.csv", "workbooks", "returns",
                  "check/answers.csv", "check/issues.csv", "report/index.html", "report/findings.csv",
                  "report/manifest.json", "report/executive_summary.html", "report/hartlepool_findings.html",
-                 "report/stockton_findings.html"]:
+                 "report/stockton_findings.html", "report/methods_and_data.html",
+                 "report/findings_report.html", "report/report_tables.xlsx"]:
         assert (demo_review / path).exists(), path
     assert len(list((demo_review / "workbooks").glob("*.xlsx"))) >= 2
     assert "Open the report:" in (demo_review / "demo_stdout.txt").read_text()

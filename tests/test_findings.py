@@ -60,3 +60,37 @@ def test_fisher_comparison_in_words():
     assert result["p_value"] < 0.001 and result["comparison"].startswith("A higher")
     row = {"A|n": 20, "A|count": 10, "B|n": 20, "B|count": 11}
     assert "No clear difference" in compare_authorities(row, ["A", "B"])["comparison"]
+
+
+def test_suppression_hides_small_counts_and_what_would_undo_them():
+    from review_lib.findings import suppress_table
+
+    kinds = {"count": "count", "n": "count", "percent": "derived"}
+    table = pd.DataFrame({"answer": ["Yes", "No", "Not recorded"], "count": [12, 3, 0], "n": [15, 15, 15],
+                          "percent": [80.0, 20.0, 0.0]})
+    shown = suppress_table(table, kinds)
+    # 3 is hidden; 12 too, or n - 0 - 12 would give it back; zero stays; n is a total, shown
+    assert list(shown["count"]) == ["c", "c", 0] and list(shown["n"]) == [15, 15, 15]
+    assert list(shown["percent"]) == ["c", "c", 0.0]
+    by_year = pd.DataFrame({"year": [2017, 2018, 2019], "A": [10, 2, 30], "B": [7, 9, 8], "Total": [17, 11, 38]})
+    shown = suppress_table(by_year, {"A": "count", "B": "count", "Total": "count"})
+    assert shown.loc[1, "A"] == "c" and shown.loc[1, "B"] == "c"       # row total would undo A alone
+    assert shown.loc[0, "A"] == "c"                                      # column total would undo 2018 alone
+    assert shown.loc[2, "A"] == 30 and list(shown["Total"]) == [17, 11, 38]
+
+
+def test_scan_finds_child_identifiers_in_any_output(tmp_path):
+    from review_lib.report import scan_for_identifiers
+
+    review = tmp_path / "review"
+    (review / "inputs" / "la").mkdir(parents=True)
+    (review / "inputs" / "la" / "header.csv").write_text("CHILD,SEX,DOB\n123456,1,03/04/2008\n")
+    (review / "inputs" / "la" / "episodes.csv").write_text("CHILD,HOME_POST,PL_POST\n123456,TS24 8AA,DL1 1AA\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clean.html").write_text('<p>45 cases, 2017 to 2019</p><img src="data:image/png;base64,AA123456+/=">')
+    assert scan_for_identifiers(out, review) == []
+    (out / "leak.csv").write_text("note\nchild 123456 born 03/04/2008 lives at TS248AA\n")
+    found = scan_for_identifiers(out, review)
+    assert found == ["leak.csv contains 1 CHILD id(s)", "leak.csv contains 1 date of birth(s)",
+                     "leak.csv contains 1 full postcode(s)"]

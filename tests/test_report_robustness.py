@@ -32,3 +32,24 @@ def test_report_builds_and_says_what_is_missing(demo_review, tmp_path):
     stockton_page = (review / "report" / "stockton_findings.html").read_text()
     assert stockton_page.count("<blockquote>") == 2 and "Wording chosen by the analyst." in stockton_page
     assert "report_inputs/recommendations.csv" in (review / "report" / "executive_summary.html").read_text()
+
+
+@pytest.mark.slow
+def test_publication_version_suppresses_and_is_scanned(demo_review, tmp_path):
+    review = tmp_path / "review"
+    shutil.copytree(demo_review, review, ignore=shutil.ignore_patterns("report"))
+    run = run_cli("report", "--review", str(review), "--publish")
+    assert run.returncode == 0, run.stderr
+    findings = pd.read_csv(review / "report" / "findings.csv", dtype=str, keep_default_na=False)
+    counts = findings["count"][findings["count"] != "c"].astype(int)
+    assert (findings["count"] == "c").any() and not counts.between(1, 4).any()
+    assert "publication version" in (review / "report" / "executive_summary.html").read_text()
+    # an analyst's table that names a child stops the build, and the previous report stays
+    key = pd.read_csv(review / "sample" / "key.csv", dtype=str)
+    (review / "report_inputs").mkdir(exist_ok=True)
+    (review / "report_inputs" / "recommendations.csv").write_text(
+        f"number,recommendation,review_question,owner,by_when\n1,Review the plan for child {key['child_id'][0]},Q4,HoS,2020\n")
+    before = (review / "report" / "index.html").read_bytes()
+    run = run_cli("report", "--review", str(review), "--publish", "--force")
+    assert run.returncode == 1 and "would reveal children" in run.stderr and "Traceback" not in run.stderr
+    assert (review / "report" / "index.html").read_bytes() == before
