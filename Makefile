@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= outputs/demo
 
-.PHONY: demo test install clean-venv browser-deps
+.PHONY: demo test install lab bench clean-venv browser-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
@@ -19,6 +19,18 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ooa-review demo --out $(DEMO) --force
+
+# JupyterLab on the notebooks, with the project's kernel ("OOA review (project .venv)") and the
+# parameters cells pointing at the demo review (made first if missing).
+lab: $(STAMP)
+	@test -f $(DEMO)/check/answers.csv || $(BIN)/ooa-review demo --out $(DEMO) --force
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+# Every benchmark, each printing its ratio against a floor measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/check_returns.py
+	$(BIN)/python benchmarks/report_build.py
+	$(BIN)/python benchmarks/frame_scale.py
 
 # `make test` leaves out checks marked slow; .ci/run runs everything (SLOW=1).
 test: $(STAMP)

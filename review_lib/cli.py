@@ -57,9 +57,45 @@ def percent(value, option: str) -> float | None:
     return value
 
 
+class Progress:
+    """Progress for slow steps: one status line rewritten in place on a terminal; in a log (not a
+    terminal) nothing per item unless --verbose, so CI output stays short and line-based."""
+
+    def __init__(self, args) -> None:
+        self.quiet = getattr(args, "quiet", False)
+        self.verbose = getattr(args, "verbose", False)
+        self.live = sys.stdout.isatty() and not self.quiet
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.live:
+            width = shutil.get_terminal_size((80, 20)).columns - 1
+            sys.stdout.write("\r" + f"  {text}"[:width].ljust(width))
+            sys.stdout.flush()
+            self.shown = True
+        elif self.verbose and not self.quiet:
+            print(f"  {text}", flush=True)
+
+    def done(self) -> None:
+        """Clear the status line so the stage's summary starts on a clean line."""
+        if self.shown:
+            sys.stdout.write("\r" + " " * (shutil.get_terminal_size((80, 20)).columns - 1) + "\r")
+            sys.stdout.flush()
+            self.shown = False
+
+
 def say(args, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text, flush=True)
+
+
+@contextlib.contextmanager
+def stage_timer(args, name: str):
+    """With --verbose, say how long a stage took."""
+    start = time.perf_counter()
+    yield
+    if getattr(args, "verbose", False):
+        print(f"  ({name}: {time.perf_counter() - start:.1f} s)", flush=True)
 
 
 # -- stages -----------------------------------------------------------------------------------
@@ -168,8 +204,9 @@ def cmd_check(args) -> int:
     from review_lib.validation import check_returns
 
     config = load_config(args.config)
-    result = check_returns(args.returns, config, load_codebook(),
-                           progress=None if args.quiet else (lambda name: print(f"  checking {name}", flush=True)))
+    progress = Progress(args)
+    result = check_returns(args.returns, config, load_codebook(), progress=lambda name: progress(f"checking {name}"))
+    progress.done()
     if not result.files and result.issues.empty:
         raise fail(args.returns[0], "", "no returned workbook (.xlsx) was found", "returned .xlsx workbooks")
     errors = result.errors
@@ -224,8 +261,12 @@ def cmd_report(args) -> int:
 
     config = load_config(args.config)
     say(args, "Building the report (running the notebooks) ...")
-    index = build_report(args.review, config, force=args.force, timeout=args.timeout,
-                         progress=(lambda text: None) if args.quiet else print, publish=args.publish)
+    progress = Progress(args)
+    try:
+        index = build_report(args.review, config, force=args.force, timeout=args.timeout, progress=progress,
+                             publish=args.publish)
+    finally:
+        progress.done()
     say(args, f"Report: {index}")
     if args.browser_check:
         from review_lib.report import check_in_browser
@@ -253,29 +294,37 @@ def cmd_demo(args) -> int:
         shutil.rmtree(out)
     config = load_config(args.config)
     say(args, f"[1/6] Making a synthetic SSDA903 return for {', '.join(a.name for a in config.authorities)} ...")
-    geography = Geography()
-    returns = synthetic.generate(config, seed=args.seed, geography=geography)
-    inputs = out / "inputs" / "ssda903"
-    synthetic.write_return(returns, inputs, config)
+    with stage_timer(args, "synthetic return"):
+        geography = Geography()
+        returns = synthetic.generate(config, seed=args.seed, geography=geography)
+        inputs = out / "inputs" / "ssda903"
+        synthetic.write_return(returns, inputs, config)
     (out / "inputs" / "SYNTHETIC").write_text("Every file under inputs/ is synthetic demonstration data.\n")
-    common = dict(config=args.config, force=True, quiet=args.quiet)
+    common = dict(config=args.config, force=True, quiet=args.quiet, verbose=args.verbose)
     say(args, "[2/6] Frame ...")
-    cmd_frame(argparse.Namespace(ssda903=[inputs], out=out / "frame", authority=None, geography=geography, **common))
+    with stage_timer(args, "frame"):
+        cmd_frame(argparse.Namespace(ssda903=[inputs], out=out / "frame", authority=None, geography=geography,
+                                     **common))
     say(args, "[3/6] Sample ...")
-    cmd_sample(argparse.Namespace(frame=out / "frame" / "frame.csv", out=out / "sample", size=None, split=None,
-                                  seed=None, share_10_15=None, double_coding=20.0, **common))
+    with stage_timer(args, "sample"):
+        cmd_sample(argparse.Namespace(frame=out / "frame" / "frame.csv", out=out / "sample", size=None, split=None,
+                                      seed=None, share_10_15=None, double_coding=20.0, **common))
     say(args, "[4/6] Reviewer workbooks, then simulated reviewers fill them in (synthetic answers) ...")
-    cmd_workbooks(argparse.Namespace(sample=out / "sample" / "sample.csv", out=out / "workbooks",
-                                     synthetic=True, **common))
-    codebook = load_codebook()
-    for blank in sorted((out / "workbooks").glob("*.xlsx")):
-        fill_workbook(blank, out / "returns" / blank.name, codebook)
+    with stage_timer(args, "workbooks"):
+        cmd_workbooks(argparse.Namespace(sample=out / "sample" / "sample.csv", out=out / "workbooks",
+                                         synthetic=True, **common))
+    with stage_timer(args, "simulated reviewers"):
+        codebook = load_codebook()
+        for blank in sorted((out / "workbooks").glob("*.xlsx")):
+            fill_workbook(blank, out / "returns" / blank.name, codebook)
     say(args, "[5/6] Checking the returned workbooks ...")
-    status = cmd_check(argparse.Namespace(returns=[out / "returns"], out=out / "check", **common))
+    with stage_timer(args, "check"):
+        status = cmd_check(argparse.Namespace(returns=[out / "returns"], out=out / "check", **common))
     if status != 0:
         return status
     say(args, "[6/6] Report ...")
-    cmd_report(argparse.Namespace(review=out, timeout=600, publish=False, browser_check=False, **common))
+    with stage_timer(args, "report"):
+        cmd_report(argparse.Namespace(review=out, timeout=600, publish=False, browser_check=False, **common))
     print(f"Demo finished in {time.time() - started:.0f} s. Open the report: {(out / 'report' / 'index.html').resolve()}")
     return 0
 
@@ -290,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=None,
                         help="review configuration YAML (default: data_templates/review_config.yaml)")
     parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--verbose", action="store_true", help="also say how long each stage took")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
     def stage(name, help_text, func):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import pandas as pd
@@ -113,6 +113,7 @@ def _compare(value, op: str, target) -> bool:
             "<=": value <= target, ">": value > target, "<": value < target}[op]
 
 
+@lru_cache(maxsize=None)
 def parse_expression(text: str) -> Expr:
     """Parse a relevance or constraint expression.
 
@@ -195,16 +196,21 @@ class Codebook:
         text = self.questions.to_csv(index=False) + repr(sorted(self.choices.items()))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @cached_property
+    def records(self) -> dict[str, dict]:
+        """Each question as a plain dict, by name (fast to look up row after row)."""
+        return {row["name"]: row for row in self.questions.to_dict("records")}
+
     def relevance(self, name: str) -> Expr | None:
-        text = self.questions.loc[name, "relevance"]
+        text = self.records[name]["relevance"]
         return parse_expression(text) if text else None
 
     def constraint(self, name: str) -> Expr | None:
-        text = self.questions.loc[name, "constraint"]
+        text = self.records[name]["constraint"]
         return parse_expression(text) if text else None
 
     def options(self, name: str) -> list[str]:
-        return self.choices.get(self.questions.loc[name, "choices"], [])
+        return self.choices.get(self.records[name]["choices"], [])
 
     def sections(self) -> list[dict]:
         return list(self.meta.get("sections", []))

@@ -52,13 +52,15 @@ def question_findings(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Cod
     # answers to a case no longer in the sample (substituted) do not count
     answers = first_coding(answers).merge(sample[["review_id", "design_weight"]], on="review_id", how="inner")
     rows = []
+    empty = answers.iloc[0:0]
     for authority in authorities + [BOTH]:
         cases = sample if authority == BOTH else sample[sample["authority"] == authority]
         mine = answers if authority == BOTH else answers[answers["authority"] == authority]
+        by_question = dict(tuple(mine.groupby("question", sort=False)))
         for q in codebook.questions.itertuples():
             if q.type in ("text", "date", "number"):
                 continue
-            rows += _question_rows(authority, q, mine[mine["question"] == q.name], cases, codebook)
+            rows += _question_rows(authority, q, by_question.get(q.name, empty), cases, codebook)
     return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
 
 
@@ -67,10 +69,11 @@ def _question_rows(authority, q, given: pd.DataFrame, cases: pd.DataFrame, codeb
     n = len(answered)
     weights = answered.set_index("review_id")["design_weight"].astype(float)
     rows = []
+    ids_by_answer = given.groupby("answer")["review_id"].agg(set).to_dict()
     for option in codebook.options(q.name):
         if option == NOT_APPLICABLE and q.type == "multi":
             continue
-        ids = set(given.loc[given["answer"] == option, "review_id"])
+        ids = ids_by_answer.get(option, set())
         count = len(ids)
         low, high = wilson(count, n)
         weighted = 100 * weights[weights.index.isin(ids)].sum() / weights.sum() if n else np.nan

@@ -159,10 +159,10 @@ class Geography:
         return out
 
     # -- postcode lookups ---------------------------------------------------------------
-    @cached_property
-    def _full(self) -> pd.DataFrame:
-        full = self.points.drop_duplicates("key").set_index("key")
-        return full[["easting", "northing", "district_code"]]
+    def _full(self, outwards: set[str]) -> pd.DataFrame:
+        """Full postcodes of the given outward codes, by key (indexing 2.7 M keys would be slow)."""
+        pts = self.points[self.points["outward"].isin(outwards)]
+        return pts.drop_duplicates("key").set_index("key")[["easting", "northing", "district_code"]]
 
     def _partial(self, outwards: set[str], by_sector: bool) -> pd.DataFrame:
         """Centre and main district of each sector (or district) among ``outwards``."""
@@ -198,7 +198,8 @@ class Geography:
             mask = parsed["level"].eq(level)
             keys = parsed.loc[mask, "postcode"]
             if level == "full":
-                keys, lookup = keys.str.replace(" ", ""), self._full
+                lookup = self._full(set(keys.str.split(" ").str[0]))
+                keys = keys.str.replace(" ", "")
             else:
                 lookup = self._partial(set(keys.str.split(" ").str[0]), level == "sector")
             hit = lookup.reindex(keys.to_numpy())
@@ -223,8 +224,10 @@ class Geography:
     @cached_property
     def upper_tier_points(self) -> pd.DataFrame:
         """Every postcode point with its upper-tier authority code."""
-        tiers = self.describe_districts(pd.Series(self.points["district_code"]))
-        return self.points.assign(upper_tier_code=tiers["upper_tier_code"].to_numpy())
+        # a few hundred districts: name them once, then spread by category code (fast on 2.7 M rows)
+        districts = pd.Categorical(self.points["district_code"])
+        tiers = self.describe_districts(pd.Series(districts.categories))["upper_tier_code"].to_numpy(dtype=object)
+        return self.points.assign(upper_tier_code=tiers[districts.codes])
 
     def adjoining(self, authority_code: str, margin_metres: float = 20000) -> pd.DataFrame:
         """Authorities that share a boundary with ``authority_code``, derived from postcode points.

@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -91,41 +90,70 @@ def inject_parameters(nb, parameters: dict) -> None:
     nb.cells.insert(index + 1, cell)
 
 
-def run_page(page: Page, parameters: dict, out_file: Path, resources: dict, timeout: int) -> str:
-    """Execute one notebook and export it to HTML; returns the page's file name.
+RESET_TAG = "injected-reset"
 
-    Runs in a worker process; errors come back as :class:`ReportError` with the cell and error.
-    """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+def _prepared(page: Page, parameters: dict):
+    """The page's notebook with a namespace reset first and its parameters injected."""
+    nb = nbformat.read(NOTEBOOKS / f"{page.notebook}.ipynb", as_version=4)
+    inject_parameters(nb, parameters | page.parameters)
+    # lanes reuse one kernel for several notebooks: start each from an empty namespace
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": [RESET_TAG]}))
+    return nb
+
+
+def _failure(page: Page, nb, exc: Exception, timeout: int) -> ReportError:
+    """Turn an execution failure into the notebook, cell and error in words."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(exc, CellTimeoutError) or isinstance(exc, TimeoutError):
+        return ReportError(f"notebook {page.notebook}: a cell ran longer than {timeout} s (--timeout)")
+    if isinstance(exc, DeadKernelError):
+        return ReportError(f"notebook {page.notebook}: the kernel died while running it")
+    if isinstance(exc, CellExecutionError):
+        code_cells = [c for c in nb.cells if c.get("cell_type") == "code"
+                      and RESET_TAG not in c.get("metadata", {}).get("tags", [])]
+        for number, cell in enumerate(code_cells, start=1):
+            error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+            if error:
+                return ReportError(f"notebook {page.notebook} failed at code cell {number}: "
+                                   f"{error.get('ename', 'error')}: {error.get('evalue', '')}")
+    return ReportError(f"notebook {page.notebook} could not be run ({type(exc).__name__}: {exc})")
+
+
+def export_page(page: Page, nb, out_file: Path, resources: dict) -> None:
+    """Export an executed notebook through the project template: no code, no prompts, nothing fetched."""
     from nbconvert import HTMLExporter
 
-    path = NOTEBOOKS / f"{page.notebook}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    inject_parameters(nb, parameters | page.parameters)
-    # The kernel only ever listens on this machine's loopback; its log is kept to errors.
-    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        cell = next((i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and
-                     any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
-        error = next((o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"), {})
-        raise ReportError(f"notebook {page.notebook} failed at code cell {cell}: "
-                          f"{error.get('ename', 'error')}: {error.get('evalue', str(exc).splitlines()[0])}") from None
-    except DeadKernelError:
-        raise ReportError(f"notebook {page.notebook}: the kernel died while running it") from None
-    except TimeoutError:
-        raise ReportError(f"notebook {page.notebook}: a cell ran longer than {timeout} s") from None
-    except Exception as exc:  # kernel start-up and messaging failures come in many types
-        raise ReportError(f"notebook {page.notebook} could not be run ({type(exc).__name__}: {exc})") from None
+    nb.cells = [c for c in nb.cells if RESET_TAG not in c.get("metadata", {}).get("tags", [])]
     exporter = HTMLExporter(template_name="ooa", extra_template_basedirs=[str(TEMPLATE_DIR)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"ooa": resources | {"page_title": page.title}})
     out_file.write_text(_fill_toc(body), encoding="utf-8")
-    return out_file.name
+
+
+async def _run_lane(lane: list[Page], parameters: dict, building: Path, resources: dict, timeout: int,
+                    progress) -> None:
+    """Run a lane's notebooks one after another on one kernel, exporting each as it finishes."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    kernel = AsyncKernelManager(kernel_name=KERNEL_NAME)
+    # the kernel only listens on this machine's loopback; its own log is kept to errors
+    await kernel.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"], cwd=str(NOTEBOOKS))
+    try:
+        for page in lane:
+            progress(f"running notebook {page.notebook} -> {page.file}")
+            nb = _prepared(page, parameters)
+            client = NotebookClient(nb, km=kernel, timeout=timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
+            try:
+                await client.async_execute()
+            except Exception as exc:  # nbclient raises several kinds; each becomes words
+                raise _failure(page, nb, exc, timeout) from None
+            export_page(page, nb, building / page.file, resources)
+            progress(f"finished {page.file}")
+    finally:
+        await kernel.shutdown_kernel(now=True)
 
 
 def _fill_toc(body: str) -> str:
@@ -233,22 +261,24 @@ def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, sy
 
 
 def _run_pages(pages, params, building, resources, timeout, progress) -> None:
-    ensure_kernel()
-    workers = max(1, min(len(pages), os.cpu_count() or 1))
-    import multiprocessing
+    """Run the pages in parallel lanes, one kernel per CPU core (at most one per page)."""
+    import asyncio
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_page, page, params, building / page.file, resources, timeout): page
-                   for page in pages}
-        for page in pages:
-            progress(f"  running notebook {page.notebook} -> {page.file}")
-        for future in as_completed(futures):
-            try:
-                progress(f"  finished {future.result()}")
-            except ReportError:
-                for other in futures:
-                    other.cancel()
-                raise
+    ensure_kernel()
+    lanes_n = max(1, min(len(pages), os.cpu_count() or 1))
+    lanes = [pages[i::lanes_n] for i in range(lanes_n)]
+
+    async def run_all():
+        tasks = [asyncio.ensure_future(_run_lane(lane, params, building, resources, timeout, progress))
+                 for lane in lanes]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:      # one lane failed or Ctrl-C: stop the others and their kernels
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run_all())
 
 
 def _swap_into_place(building: Path, final: Path) -> None:

@@ -73,7 +73,7 @@ def fill_workbook(blank: Path, returned: Path, codebook: Codebook) -> None:
         keys = {ws[f"{COL_KEY}{r}"].value: r for r in range(1, ws.max_row + 1) if ws[f"{COL_KEY}{r}"].value}
         facts = {k[5:]: ws[f"{COL_ANSWER}{r}"].value for k, r in keys.items() if k.startswith("fact:")}
         answers: dict = dict(facts)
-        for q in codebook.questions.to_dict("records"):
+        for q in codebook.records.values():
             relevance = codebook.relevance(q["name"])
             if relevance and not relevance.evaluate(answers.get):
                 continue

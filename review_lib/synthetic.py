@@ -32,26 +32,36 @@ def profile() -> dict:
 
 
 class _PostcodePicker:
-    """Random real postcodes by upper-tier authority, adjoining ring or distant area."""
+    """Random real postcodes by upper-tier authority or postcode area; pools are found on first use."""
 
     def __init__(self, geography: Geography, rng: np.random.Generator) -> None:
         pts = geography.upper_tier_points
         self.rng = rng
         self.keys = pts["key"].to_numpy()
-        self.by_tier = pts.groupby("upper_tier_code").indices
-        area = pts["outward"].str.extract(r"^([A-Z]+)")[0]
-        self.by_area = pd.Series(np.arange(len(pts))).groupby(area.to_numpy()).indices
+        self.tiers = pd.Categorical(pts["upper_tier_code"])
+        outward = pd.Categorical(pts["outward"])
+        # the postcode area is the outward code's leading letters ("TS" of TS24, "B" of B15)
+        area_of = np.array([o[:2] if o[1:2].isalpha() else o[:1] for o in outward.categories])
+        self.areas = pd.Categorical.from_codes(outward.codes, categories=list(outward.categories)).map(
+            dict(zip(outward.categories, area_of)))
+        self.pools: dict[tuple[str, str], np.ndarray] = {}
+
+    def _pool(self, kind: str, name: str) -> np.ndarray:
+        if (kind, name) not in self.pools:
+            values = self.tiers if kind == "tier" else self.areas
+            self.pools[(kind, name)] = np.flatnonzero(np.asarray(values == name))
+        return self.pools[(kind, name)]
 
     def _pick(self, pool: np.ndarray) -> str:
         key = self.keys[pool[self.rng.integers(len(pool))]]
         return f"{key[:-3]} {key[-3:]}"
 
     def in_tier(self, codes: list[str]) -> str:
-        return self._pick(self.by_tier[codes[self.rng.integers(len(codes))]])
+        return self._pick(self._pool("tier", codes[self.rng.integers(len(codes))]))
 
     def in_area(self, areas: list[str]) -> str:
-        pools = [a for a in areas if a in self.by_area]
-        return self._pick(self.by_area[pools[self.rng.integers(len(pools))]])
+        pools = [a for a in areas if len(self._pool("area", a))]
+        return self._pick(self._pool("area", pools[self.rng.integers(len(pools))]))
 
 
 def generate(config: ReviewConfig, seed: int = 903, geography: Geography | None = None,

@@ -166,7 +166,7 @@ def _check_workbook(wb, path, config, codebook, issues, answers, completion, see
         given, todo = _read_case(ws, path, case, facts, codebook, rows, issues, earliest)
         for question, value in given:
             answers.append(dict(zip(ANSWER_COLUMNS, [rid, facts.get("authority", ""), case["reviewer"], case["role"],
-                                                     codebook.questions.loc[question, "section"], question, value])))
+                                                     codebook.records[question]["section"], question, value])))
         status = "Not started" if not given else ("Complete" if todo == 0 else "In progress")
         completion.append({"reviewer": case["reviewer"], "file": path.name, "review_id": rid, "role": case["role"],
                            "status": status, "questions_to_answer": todo})
@@ -219,7 +219,7 @@ def _read_case(ws, path, case, facts, codebook: Codebook, rows, issues, earliest
     def problem(severity, row, q, text, allowed=""):
         issues.append(_issue(severity, path, sheet, f"{COL_ANSWER}{row}", rid, q, text, allowed))
 
-    for q in codebook.questions.to_dict("records"):
+    for q in codebook.records.values():
         name, row = q["name"], row_of[q["name"]]
         relevance = codebook.relevance(name)
         applies = relevance.evaluate(known.get) if relevance else True

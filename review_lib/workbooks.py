@@ -73,7 +73,7 @@ def fact_value(value) -> str:
     return text
 
 
-def case_facts(case: pd.Series, codebook: Codebook) -> dict[str, str]:
+def case_facts(case: dict, codebook: Codebook) -> dict[str, str]:
     """The facts shown on a case sheet, as text, in codebook order."""
     return {f.name: fact_value(case.get(f.frame_column, "")) for f in codebook.facts.itertuples()}
 
@@ -84,15 +84,15 @@ def sheet_layout(codebook: Codebook, facts: pd.DataFrame) -> tuple[dict[str, int
     row = 4 + len(fact_rows) + FIRST_QUESTION_ROW_OFFSET
     rows: list[CaseRow] = []
     section = None
-    for q in codebook.questions.itertuples():
-        if q.section != section:
-            section = q.section
+    for q in codebook.records.values():
+        if q["section"] != section:
+            section = q["section"]
             row += 1  # section heading
-        rows.append(CaseRow(q.name, row))
+        rows.append(CaseRow(q["name"], row))
         row += 1
-        if q.type == "multi":
-            for option in codebook.options(q.name):
-                rows.append(CaseRow(f"{q.name}::{option}", row))
+        if q["type"] == "multi":
+            for option in codebook.options(q["name"]):
+                rows.append(CaseRow(f"{q['name']}::{option}", row))
                 row += 1
     return fact_rows, rows, row
 
@@ -142,8 +142,7 @@ def build_workbook(cases: pd.DataFrame, reviewer: str, config: ReviewConfig, cod
     meta.append(["synthetic", "yes" if synthetic else "no"])
     meta.append(["review_id", "sheet", "role", "facts_checksum"])
     _guidance_sheet(wb, codebook, config)
-    for case in cases.itertuples(index=False):
-        case = pd.Series(case._asdict())
+    for case in cases.to_dict("records"):
         facts = case_facts(case, codebook)
         ws = wb.create_sheet(case["review_id"])
         _case_sheet(ws, case, facts, codebook, fact_rows, rows, list_ranges, synthetic)
@@ -200,7 +199,7 @@ def _case_sheet(ws, case, facts, codebook, fact_rows, rows, list_ranges, synthet
     section = None
     for place in rows:
         name, _, option = place.key.partition("::")
-        q = codebook.questions.loc[name]
+        q = codebook.records[name]
         if q["section"] != section:
             section = q["section"]
             ws.cell(place.row - 1, 1, titles.get(section, section)).font = BOLD

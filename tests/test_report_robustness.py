@@ -53,3 +53,26 @@ def test_publication_version_suppresses_and_is_scanned(demo_review, tmp_path):
     run = run_cli("report", "--review", str(review), "--publish", "--force")
     assert run.returncode == 1 and "would reveal children" in run.stderr and "Traceback" not in run.stderr
     assert (review / "report" / "index.html").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_stops_the_build_and_keeps_the_old_report(demo_review, tmp_path):
+    review = tmp_path / "review"
+    shutil.copytree(demo_review, review)
+    frame = pd.read_csv(review / "frame" / "frame.csv", dtype=str)
+    frame.drop(columns=["distance_band"]).to_csv(review / "frame" / "frame.csv", index=False)
+    before = {p.name: p.read_bytes() for p in (review / "report").iterdir()}
+    run = run_cli("report", "--review", str(review), "--force")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "notebook 01_population_and_sample failed at code cell" in run.stderr and "distance_band" in run.stderr
+    assert {p.name: p.read_bytes() for p in (review / "report").iterdir()} == before
+    assert not list(review.glob(".report-*"))
+
+
+@pytest.mark.slow
+def test_the_same_inputs_give_the_same_numbers(demo_review, tmp_path):
+    again = tmp_path / "again"
+    run = run_cli("demo", "--out", str(again))
+    assert run.returncode == 0, run.stderr
+    for table in ("frame/frame.csv", "sample/sample.csv", "check/answers.csv", "report/findings.csv"):
+        assert (again / table).read_bytes() == (demo_review / table).read_bytes(), table
