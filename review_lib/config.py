@@ -158,3 +158,19 @@ def distance_band(miles: float) -> str:
         if float(row.min_miles) <= miles < float(row.max_miles):
             return row.band
     return "Unknown"
+
+
+def age_groups(ages: pd.Series) -> pd.Series:
+    """DfE age group for each age in whole years (vectorised; 'Unknown' where no age)."""
+    groups = table("dfe_age_groups")
+    edges = [int(v) for v in groups["min_age"]] + [int(groups["max_age"].iloc[-1]) + 1]
+    found = pd.cut(pd.to_numeric(ages, errors="coerce"), bins=edges, right=False, labels=list(groups["age_group"]))
+    return found.astype(object).where(found.notna(), "Unknown")
+
+
+def distance_bands(miles: pd.Series) -> pd.Series:
+    """Distance band for each straight-line distance in miles (vectorised; 'Unknown' where no distance)."""
+    bands = table("distance_bands")
+    edges = [float(v) for v in bands["min_miles"]] + [float(bands["max_miles"].iloc[-1])]
+    found = pd.cut(pd.to_numeric(miles, errors="coerce"), bins=edges, right=False, labels=list(bands["band"]))
+    return found.astype(object).where(found.notna(), "Unknown")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from review_lib.config import ReviewConfig, age_group, distance_band, slug, table
+from review_lib.config import ReviewConfig, age_groups, distance_bands, slug, table
 from review_lib.errors import InputProblems, Problem, columns_missing, fail
 from review_lib.geography import Geography, adjoining_authorities, miles_between
 
@@ -125,55 +125,91 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
 def read_table(path: Path, kind: str) -> pd.DataFrame:
     """Read one SSDA903 CSV table as text, forgiving BOMs, CRLF, spacing and column order.
 
+    Parsed by pyarrow (fast at national scale); every value is text, trimmed, and code columns are
+    upper-cased. Each row keeps its line number in the file (``_line``) for messages.
+
     Raises
     ------
     InputProblems
         Empty file, header only, not a CSV, ragged rows or a required column missing.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
     raw = path.read_bytes()
     if raw[:4] == b"PK\x03\x04":
         raise fail(path, "", "is an Excel workbook, not a CSV file", "save the table as CSV (comma separated)")
     if not raw.strip():
         raise fail(path, "", "the file is empty", f"a CSV with a header row and one row per {kind} record")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    encoding = "utf8"
     try:
-        text = raw.decode("utf-8-sig")
+        raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    rows = list(csv.reader(text.splitlines()))
-    columns = [c.strip().upper() for c in rows[0]]
+        encoding = "cp1252"
+    first_line = raw.split(b"\n", 1)[0].decode(encoding, errors="replace").strip()
+    names = next(csv.reader([first_line]))
+    columns = [c.strip().upper() for c in names]
     if len(columns) < 2:
         raise fail(path, "line 1", "does not look like a comma-separated table",
                    "a CSV file whose first line names the columns, e.g. " + ",".join(REQUIRED[kind]))
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    if not body:
-        raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
     problems = []
     missing = [c for c in REQUIRED[kind] if c not in columns]
     if missing:
-        problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} "
-                                f"(found: {', '.join(columns)})",
+        problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} (found: {', '.join(columns)})",
                                 f"the SSDA903 {kind} columns, including {', '.join(REQUIRED[kind])}"))
-    width = len(columns)
-    for number, row in enumerate(rows[1:], start=2):
-        if any(cell.strip() for cell in row) and len(row) != width and len(problems) < 20:
-            problems.append(Problem(str(path), f"line {number}", f"has {len(row)} values but the "
-                                    f"header names {width} columns", "one value per column"))
+    ragged = []
+
+    def on_ragged(row) -> str:
+        ragged.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
+        text = raw.decode(encoding, errors="replace").splitlines()
+        for number, row in enumerate(csv.reader(text[1:]), start=2):
+            if any(cell.strip() for cell in row) and len(row) != len(names) and len(problems) < 20:
+                problems.append(Problem(str(path), f"line {number}", f"has {len(row)} values but the header "
+                                        f"names {len(names)} columns", "one value per column"))
     if problems:
         raise InputProblems(problems, f"{path.name} cannot be read")
-    df = pd.DataFrame([(r + [""] * width)[:width] for r in body], columns=columns, dtype=str)
-    df = df.apply(lambda s: s.str.strip())
-    df["_line"] = [i for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
-    for column in CODE_COLUMNS:
-        if column in df:
-            df[column] = df[column].str.upper()
+    trimmed = {}
+    for name, column in zip(columns, table.columns):
+        column = pc.utf8_trim_whitespace(column)
+        trimmed[name] = pc.utf8_upper(column) if name in CODE_COLUMNS else column
+    df = pa.table(trimmed).to_pandas()
+    df["_line"] = _line_numbers(raw, len(df))
+    df = df[(df[columns] != "").any(axis=1)].reset_index(drop=True)
+    if df.empty:
+        raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
     return df
+
+
+def _line_numbers(raw: bytes, rows: int) -> np.ndarray:
+    """The file line of each data row; blank lines (which the parser skips) are counted."""
+    if not re.search(rb"\n[ \t\r]*\n", raw):
+        return np.arange(2, rows + 2)
+    lines = raw.split(b"\n")
+    numbered = [i for i, line in enumerate(lines[1:], start=2) if line.strip()]
+    return np.array(numbered[:rows] + [0] * max(0, rows - len(numbered)))
 
 
 def parse_dates(values: pd.Series, lines: pd.Series, path: Path, column: str,
                 required: bool, problems: list[Problem], notes: list[str]) -> pd.Series:
     """Parse dd/mm/YYYY dates; ISO dates and two-digit years are accepted with a note."""
-    text = values.fillna("").str.strip()
+    text = values.fillna("")
     parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    if not (parsed.isna() & (text != "")).any():   # every date in the standard form: nothing to forgive
+        if required and (text == "").any():
+            for line in lines[text == ""][:20]:
+                problems.append(Problem(str(path), f"line {line}, column {column}", "the date is blank",
+                                        "a date as dd/mm/YYYY"))
+        return parsed
     iso = parsed.isna() & text.str.match(r"^\d{4}-\d{2}-\d{2}")
     if iso.any():
         parsed[iso] = pd.to_datetime(text[iso].str[:10], format="%Y-%m-%d", errors="coerce")
@@ -270,35 +306,41 @@ def placements_of(episodes: pd.DataFrame) -> pd.DataFrame:
     return placements.reset_index(drop=True)
 
 
+def _stack(returns: list[AuthorityReturn], kind: str) -> pd.DataFrame | None:
+    """One table across authorities; CHILD becomes 'authority:CHILD' so ids of two councils never mix."""
+    parts = [entry.tables[kind].assign(authority_code=entry.authority_code) for entry in returns
+             if kind in entry.tables]
+    if not parts:
+        return None
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked["child_id"] = stacked["CHILD"]
+    stacked["CHILD"] = stacked["authority_code"] + ":" + stacked["CHILD"]
+    return stacked
+
+
 def build_frame(config: ReviewConfig, returns: list[AuthorityReturn],
                 geography: Geography) -> FrameResult:
-    """Apply the eligibility rules to every authority's return.
+    """Apply the eligibility rules to every authority's return, all authorities in one pass.
 
     Rules, in order (the first a placement fails is its reason in ``excluded.csv``):
     started in the review window; placement type in scope; placement located (a known postcode);
     outside the authority's boundary. A child with several eligible placements enters the frame
     once, with the earliest (the review follows the child's first move out of area).
     """
-    frames, excluded, funnels, notes = [], [], [], []
-    for entry in returns:
-        authority = next(a for a in config.authorities if a.code == entry.authority_code)
-        placements = placements_of(entry.tables["episodes"])
-        placements["extract_date"] = max(placements["DECOM"].max(), placements["DEC"].max())
-        placements = _add_location(placements, geography, authority.code)
-        placements = _add_child_facts(placements, entry, config)
-        frame, dropped, funnel = _apply_rules(placements, config, authority.name)
-        frame["authority_code"], frame["authority"] = authority.code, authority.name
-        dropped["authority"] = authority.name
-        funnel.insert(0, "authority", authority.name)
-        frames.append(frame)
-        excluded.append(dropped)
-        funnels.append(funnel)
-    frame = pd.concat(frames, ignore_index=True)
-    return FrameResult(_frame_columns(frame), pd.concat(excluded, ignore_index=True),
-                       pd.concat(funnels, ignore_index=True), notes)
+    placements = placements_of(_stack(returns, "episodes"))
+    latest = placements.groupby("authority_code")[["DECOM", "DEC"]].max().max(axis=1)
+    placements["extract_date"] = placements["authority_code"].map(latest)
+    placements = _add_location(placements, geography)
+    placements = _add_child_facts(placements, _stack(returns, "header"), _stack(returns, "missing"))
+    frame, dropped, funnel = _apply_rules(placements, config, [e.authority_code for e in returns])
+    names = {a.code: a.name for a in config.authorities}
+    frame["authority"] = frame["authority_code"].map(names)
+    dropped.insert(0, "authority", dropped.pop("authority_code").map(names))
+    return FrameResult(_frame_columns(frame), dropped.reset_index(drop=True), funnel, [])
 
 
-def _add_location(placements: pd.DataFrame, geography: Geography, authority_code: str) -> pd.DataFrame:
+def _add_location(placements: pd.DataFrame, geography: Geography) -> pd.DataFrame:
+    """Host authority, distance from home and adjoining / distant, for every placement at once."""
     where = geography.locate(placements["PL_POST"])
     home = geography.locate(placements["HOME_POST"])
     placements["placement_postcode_level"] = where["level"].to_numpy()
@@ -307,16 +349,19 @@ def _add_location(placements: pd.DataFrame, geography: Geography, authority_code
         placements[f"host_{column}"] = where[column].to_numpy()
     placements["distance_miles"] = miles_between(home["easting"].to_numpy(), home["northing"].to_numpy(),
                                                  where["easting"].to_numpy(), where["northing"].to_numpy())
-    neighbours = adjoining_authorities(authority_code, geography)
+    own = placements["authority_code"]
+    pairs = [(code, other) for code in own.unique() for other in adjoining_authorities(code, geography)]
     tier = placements["host_upper_tier_code"]
+    adjoining = pd.MultiIndex.from_arrays([own, tier.fillna("")]).isin(pairs) if pairs else np.zeros(len(own), bool)
     placements["location_category"] = np.select(
-        [tier.isna(), tier.eq(authority_code), tier.isin(neighbours)],
+        [tier.isna(), tier.eq(own), adjoining],
         ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
     return placements
 
 
-def _add_child_facts(placements: pd.DataFrame, entry: AuthorityReturn, config: ReviewConfig) -> pd.DataFrame:
-    header = entry.tables["header"].drop_duplicates("CHILD").set_index("CHILD")
+def _add_child_facts(placements: pd.DataFrame, header: pd.DataFrame,
+                     missing: pd.DataFrame | None) -> pd.DataFrame:
+    header = header.drop_duplicates("CHILD").set_index("CHILD")
     placements["DOB"] = placements["CHILD"].map(header["DOB"])
     start, dob = placements["DECOM"], placements["DOB"]
     before_birthday = (start.dt.month < dob.dt.month) | (
@@ -325,7 +370,7 @@ def _add_child_facts(placements: pd.DataFrame, entry: AuthorityReturn, config: R
     groups = table("ssda903_place_codes").set_index("code")["group"]
     placements["placement_group"] = placements["PLACE"].map(groups)
     placements["moves_12_months"] = _moves_within(placements, days=365)
-    placements["missing_episodes"] = _missing_during(placements, entry.tables.get("missing"))
+    placements["missing_episodes"] = _missing_during(placements, missing)
     placements["days_looked_after_before"] = (placements["DECOM"] - placements["period_start"]).dt.days
     return placements
 
@@ -350,55 +395,64 @@ def _missing_during(placements: pd.DataFrame, missing: pd.DataFrame | None) -> n
     return pairs.groupby("index").size().reindex(spans["index"], fill_value=0).to_numpy()
 
 
-def _apply_rules(placements: pd.DataFrame, config: ReviewConfig, name: str):
-    start = pd.Timestamp(config.window_start)
-    end = pd.Timestamp(config.window_end)
+def _rules(placements: pd.DataFrame, config: ReviewConfig) -> list[tuple[str, pd.Series, pd.Series]]:
+    """(funnel step, passes, reason when it fails) for each eligibility rule, in order."""
+    window = f"({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"
     labels = table("placement_groups").set_index("group")["label"]
-    rules = [
+    group = placements["placement_group"].map(labels).fillna("unknown")
+    return [
         ("Placement started in the review window",
-         placements["DECOM"].between(start, end),
-         f"placement started outside the review window ({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"),
-        ("Placement type in scope",
-         placements["placement_group"].isin(config.groups_in_scope),
-         "placement type out of scope"),
-        ("Placement located from its postcode",
-         placements["location_category"].ne("Unknown"),
+         placements["DECOM"].between(pd.Timestamp(config.window_start), pd.Timestamp(config.window_end)),
+         f"placement started outside the review window {window}"),
+        ("Placement type in scope", placements["placement_group"].isin(config.groups_in_scope),
+         "placement type out of scope: " + group),
+        ("Placement located from its postcode", placements["location_category"].ne("Unknown"),
          "placement postcode blank, invalid or not found in the postcode directory"),
-        ("Placed outside the authority",
-         placements["location_category"].ne("Inside the authority"),
+        ("Placed outside the authority", placements["location_category"].ne("Inside the authority"),
          "placement inside the authority"),
     ]
-    funnel = [("All placements in the return", len(placements), placements["CHILD"].nunique())]
+
+
+def _apply_rules(placements: pd.DataFrame, config: ReviewConfig, order: list[str]):
+    """The frame, every placement left out with its reason, and the funnel per authority."""
     keep = pd.Series(True, index=placements.index)
-    reasons = pd.Series("", index=placements.index)
-    for step, passes, reason in rules:
+    reasons = pd.Series("", index=placements.index, dtype=object)
+    steps = [("All placements in the return", keep.copy())]
+    for step, passes, reason in _rules(placements, config):
         fails_now = keep & ~passes
-        if step == "Placement type in scope":
-            group = placements.loc[fails_now, "placement_group"].map(labels).fillna("unknown")
-            reasons[fails_now] = reason + ": " + group
-        else:
-            reasons[fails_now] = reason
+        reasons[fails_now] = reason[fails_now] if isinstance(reason, pd.Series) else reason
         keep &= passes
-        funnel.append((step, int(keep.sum()), placements.loc[keep, "CHILD"].nunique()))
+        steps.append((step, keep.copy()))
     eligible = placements[keep].sort_values(["CHILD", "DECOM", "PLACE"])
     first = ~eligible.duplicated("CHILD")
-    later = eligible[~first]
-    reasons[later.index] = "a later eligible placement: the child's first one is in the frame"
-    funnel.append(("Children (first eligible placement each)", int(first.sum()), int(first.sum())))
+    reasons[eligible.index[~first]] = "a later eligible placement: the child's first one is in the frame"
     frame = eligible[first].copy()
-    dropped = placements.loc[reasons.ne(""), ["CHILD", "DECOM", "PLACE", "host_upper_tier_name",
+    steps.append(("Children (first eligible placement each)", placements.index.isin(frame.index)))
+    funnel = _funnel(placements, steps, order, config)
+    dropped = placements.loc[reasons.ne(""), ["authority_code", "child_id", "DECOM", "PLACE", "host_upper_tier_name",
                                                "placement_postcode_level"]].assign(reason=reasons[reasons.ne("")])
-    dropped = dropped.rename(columns={"DECOM": "placement_start", "PLACE": "place_code",
+    dropped = dropped.rename(columns={"child_id": "CHILD", "DECOM": "placement_start", "PLACE": "place_code",
                                       "host_upper_tier_name": "placed_in"})
-    funnel_df = pd.DataFrame(funnel, columns=["step", "placements", "children"])
-    return frame, dropped, funnel_df
+    return frame, dropped, funnel
+
+
+def _funnel(placements: pd.DataFrame, steps, order: list[str], config: ReviewConfig) -> pd.DataFrame:
+    names = {a.code: a.name for a in config.authorities}
+    rows = []
+    counts = [(step, placements.loc[mask].groupby("authority_code")["CHILD"].agg(["size", "nunique"]))
+              for step, mask in steps]
+    for code in order:
+        for step, table_ in counts:
+            size, children = (table_.loc[code] if code in table_.index else (0, 0))
+            rows.append((names[code], step, int(size), int(children)))
+    return pd.DataFrame(rows, columns=["authority", "step", "placements", "children"])
 
 
 def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
     labels = table("placement_groups").set_index("group")["label"]
     places = table("ssda903_place_codes").set_index("code")["description"]
     out = pd.DataFrame({
-        "child_id": frame["CHILD"],
+        "child_id": frame["child_id"],
         "authority_code": frame["authority_code"],
         "authority": frame["authority"],
         "placement_start": frame["DECOM"].dt.date,
@@ -410,7 +464,7 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
         "legal_status": frame["LS"],
         "category_of_need": frame["CIN"],
         "age_at_placement": frame["age_at_placement"].astype(int),
-        "age_group": frame["age_at_placement"].astype(int).map(age_group),
+        "age_group": age_groups(frame["age_at_placement"]),
         "host_district_code": frame["host_district_code"],
         "host_district": frame["host_district_name"],
         "host_authority_code": frame["host_upper_tier_code"],
@@ -425,7 +479,7 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
         "missing_episodes": frame["missing_episodes"],
         "days_looked_after_before": frame["days_looked_after_before"],
     })
-    out["distance_band"] = out["distance_miles"].map(distance_band)
+    out["distance_band"] = distance_bands(out["distance_miles"])
     out["school_age"] = out["age_at_placement"].between(5, 15).map({True: "Yes", False: "No"})
     out["distant_placement"] = out["distant_placement"].map({True: "Yes", False: "No"})
     out["placement_ended"] = frame["DEC"].notna().map({True: "Yes", False: "No"}).to_numpy()
@@ -447,5 +501,5 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
                 areas |= set(entry.tables["episodes"][column].str[:1].str.upper().dropna())
         geography = Geography({a for a in areas if a.isalpha()})
     result = build_frame(config, entries, geography)
-    result.notes[:0] = notes + [f"Read the return of {c}" for c in codes]
+    result.notes[:0] = notes + [f"Read the return of {config.authority(c).name} ({c})" for c in codes]
     return result

@@ -1,0 +1,122 @@
+"""Benchmark: the frame on a national-scale return against reading the same CSVs with pyarrow alone.
+
+Makes a synthetic return for every English upper-tier authority in the adjacency table (about 150),
+1,000,000 episodes in all, one folder per authority (header.csv, episodes.csv) as councils send
+them, with real postcodes at home, in adjoining authorities and far away. Then, each in its own
+process so that peak memory is the stage's own:
+  floor  - pyarrow.csv reading every table (all columns as text);
+  frame  - `ooa-review frame` over the same folders.
+Target: ratio <= 3 and peak RSS <= 1.5 GB on a 2-core machine.
+
+    .venv/bin/python benchmarks/frame_scale.py [--episodes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from review_lib.config import table  # noqa: E402
+from review_lib.geography import Geography  # noqa: E402
+
+TARGET_RATIO, TARGET_RSS_MB = 3.0, 1536
+PLACES = ["U4", "U6", "U6", "U6", "U3", "U1", "K2", "K2", "R1", "S1", "H5", "P1", "U5", "A4"]
+
+
+def make_return(folder: Path, episodes: int, seed: int = 2020) -> tuple[Path, int]:
+    """Write a national return under ``folder``; returns the config path and the number of authorities."""
+    rng = np.random.default_rng(seed)
+    adjacency = table("adjoining_authorities")
+    codes = sorted(c for c in adjacency["authority_code"].unique() if c.startswith("E"))
+    geography = Geography()
+    points = geography.upper_tier_points
+    tiers = pd.Categorical(points["upper_tier_code"])
+    keys = points["key"].to_numpy()
+    pool = {code: np.flatnonzero(np.asarray(tiers == code)) for code in codes}
+    names = geography.describe_districts(pd.Series(codes))["upper_tier_name"].tolist()
+    per_la = episodes // len(codes)
+    config = {"review_name": "National benchmark", "review_code": "BENCH", "reviewers": ["A", "B"],
+              "authorities": [{"code": c, "name": n, "prefix": f"L{i}", "share": 100 / len(codes)}
+                              for i, (c, n) in enumerate(zip(codes, names))]}
+    for i, code in enumerate(codes):
+        children = -(-per_la // 3)
+        child = np.repeat(np.arange(children) + (i + 1) * 1_000_000, 3)[:per_la]
+        start = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 1800, children), unit="D")
+        step = rng.integers(30, 400, (children, 3)).cumsum(axis=1)
+        decom = (start.to_numpy()[:, None] + step.astype("timedelta64[D]")).reshape(-1)[:per_la]
+        dec = decom + rng.integers(1, 29, per_la).astype("timedelta64[D]")
+        last = np.r_[child[1:] != child[:-1], True]
+        dec = np.where(last & (rng.random(per_la) < 0.3), np.datetime64("NaT"), dec)
+        home = keys[pool[code][rng.integers(len(pool[code]), size=children)]]
+        neighbours = adjacency.loc[adjacency["authority_code"] == code, "adjoining_code"].tolist() or [code]
+        where = rng.random(per_la)
+        near = np.array([pool[neighbours[k % len(neighbours)]][rng.integers(len(pool[neighbours[k % len(neighbours)]]))]
+                         if neighbours[k % len(neighbours)] in pool else pool[code][0] for k in rng.integers(0, 99, per_la)])
+        own = pool[code][rng.integers(len(pool[code]), size=per_la)]
+        anywhere = rng.integers(len(keys), size=per_la)
+        placed = keys[np.where(where < 0.7, own, np.where(where < 0.85, near, anywhere))]
+        fmt = lambda values: pd.Series(values).dt.strftime("%d/%m/%Y").fillna("")
+        spaced = lambda k: pd.Series(k).str[:-3] + " " + pd.Series(k).str[-3:]
+        dob = start - pd.to_timedelta(rng.integers(365, 17 * 365, children), unit="D")
+        target = folder / code
+        target.mkdir(parents=True)
+        pd.DataFrame({"CHILD": np.arange(children) + (i + 1) * 1_000_000, "SEX": rng.integers(1, 3, children),
+                      "DOB": fmt(dob), "ETHNIC": "WBRI", "UPN": "", "MOTHER": "", "MC_DOB": ""}
+                     ).to_csv(target / "header.csv", index=False)
+        pd.DataFrame({"CHILD": child, "DECOM": fmt(decom), "RNE": np.where(np.r_[True, child[1:] != child[:-1]], "S", "P"),
+                      "LS": "C2", "CIN": "N1", "PLACE": rng.choice(PLACES, per_la), "PLACE_PROVIDER": "PR1",
+                      "DEC": fmt(dec), "REC": "", "REASON_PLACE_CHANGE": "",
+                      "HOME_POST": spaced(home)[np.arange(per_la) // 3 % children].to_numpy(),
+                      "PL_POST": spaced(placed), "URN": ""}).to_csv(target / "episodes.csv", index=False)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, len(codes)
+
+
+def run_timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    return seconds, max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+
+
+FLOOR = """
+import sys, pathlib, pyarrow as pa, pyarrow.csv as pacsv
+for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.csv")):
+    names = path.open().readline().strip().split(",")
+    pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--episodes", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "ssda903"
+        config, authorities = make_return(data, args.episodes)
+        print(f"made {args.episodes:,} episodes for {authorities} authorities", flush=True)
+        floor, _ = min(run_timed([sys.executable, "-c", FLOOR, str(data)]) for _ in range(2))
+        frame, rss = run_timed([sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
+                                "--ssda903", str(data), "--out", str(Path(tmp) / "frame")])
+    ratio = frame / floor
+    print(f"pyarrow.csv alone: {floor:.1f} s; frame: {frame:.1f} s; frame peak RSS {rss:,.0f} MB")
+    print(f"frame_scale ratio: {ratio:.2f} (target <= {TARGET_RATIO}), peak RSS {rss:,.0f} MB "
+          f"(target <= {TARGET_RSS_MB})  {'OK' if ratio <= TARGET_RATIO and rss <= TARGET_RSS_MB else 'OVER TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
