@@ -405,9 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ooa-review``; returns the exit status."""
-    from review_lib.report import ReportError
-
     args = build_parser().parse_args(argv)
+    try:
+        from review_lib.report import ReportError
+    except KeyboardInterrupt:
+        print("Stopped. Nothing was written.", file=sys.stderr)
+        return 130
     try:
         return args.func(args)
     except InputProblems as exc:

@@ -25,6 +25,7 @@ from review_lib.errors import InputProblems, Problem, columns_missing, fail
 from review_lib.geography import Geography, adjoining_authorities, miles_between
 
 REQUIRED = {
+    "register": [c.upper() for c in ["child_id", "authority", "date_of_birth", "placement_start"]],
     "header": ["CHILD", "DOB"],
     "episodes": ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "HOME_POST", "PL_POST"],
     "missing": ["CHILD", "MIS_START"],
@@ -82,7 +83,16 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
     if not files:
         raise fail(paths[0], "", "no SSDA903 tables were found", "CSV files named like header.csv and episodes.csv")
     sets: dict[str, AuthorityReturn] = {}
+    registers = [p for p in files if is_register(p)]
+    for path in registers:
+        for entry in read_register(path, config):
+            if entry.authority_code in sets:
+                raise fail(path, "", f"a second source for {config.authority(entry.authority_code).name}",
+                           "one register or one SSDA903 return per authority")
+            sets[entry.authority_code] = entry
     for path in files:
+        if path in registers:
+            continue
         kind = _table_kind(path)
         if kind is None or kind == "reviews":
             continue
@@ -102,6 +112,73 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
         raise fail(paths[0], "", "no header or episodes table was found",
                    "CSV files with 'header' and 'episodes' in their names")
     return list(sets.values())
+
+
+REGISTER_COLUMNS = ["child_id", "authority", "date_of_birth", "placement_start", "placement_end", "placement_code",
+                    "home_postcode", "placement_postcode"]
+
+
+def is_register(path: Path) -> bool:
+    """A case register (the project's template) rather than an SSDA903 table: named *register*, or .xlsx."""
+    return "register" in path.stem.lower() or path.suffix.lower() == ".xlsx"
+
+
+def _register_rows(path: Path) -> pd.DataFrame:
+    """The register as text with its line numbers, from CSV or the first sheet of an .xlsx."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
+                       "the case register template saved as .xlsx or .csv") from None
+        rows = [["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)]
+        if not rows:
+            raise fail(path, "", "the workbook is empty", "the case register template")
+        table = pd.DataFrame(rows[1:], columns=[str(c).strip().lower() for c in rows[0]], dtype=str)
+        table["_line"] = range(2, len(table) + 2)
+    else:
+        table = read_table(path, "register")
+        table.columns = [c.lower() if c != "_line" else c for c in table.columns]
+    missing = [c for c in REGISTER_COLUMNS if c not in table.columns]
+    if missing:
+        raise fail(path, "line 1", columns_missing(missing),
+                   "the columns of data_templates/case_register_template.csv (see case_register_columns.csv)")
+    table = table.apply(lambda col: col.str.strip() if col.name != "_line" else col)
+    return table[table[REGISTER_COLUMNS].ne("").any(axis=1)]
+
+
+def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
+    """Turn a case register (one row per placement) into SSDA903-shaped tables per authority."""
+    table = _register_rows(path)
+    codes, problems = [], []
+    for line, value in zip(table["_line"], table["authority"]):
+        try:
+            codes.append(config.authority(value).code)
+        except KeyError:
+            codes.append("")
+            problems.append(Problem(str(path), f"line {line}, column authority", f"'{value}' is not one of the "
+                                    "review's authorities", ", ".join(a.name for a in config.authorities)))
+    if problems:
+        raise InputProblems(problems[:20], f"{path.name} cannot be read")
+    table = table.assign(_code=codes).sort_values(["_code", "child_id", "placement_start"])
+    entries = []
+    for code, rows in table.groupby("_code", sort=False):
+        first = ~rows["child_id"].duplicated()
+        column = lambda name: rows[name] if name in rows else ""
+        header = pd.DataFrame({"CHILD": rows["child_id"], "SEX": column("sex"), "DOB": rows["date_of_birth"],
+                               "_line": rows["_line"]}).drop_duplicates(["CHILD", "DOB"])
+        episodes = pd.DataFrame({"CHILD": rows["child_id"], "DECOM": rows["placement_start"],
+                                 "RNE": first.map({True: "S", False: "P"}), "LS": column("legal_status"),
+                                 "CIN": column("category_of_need"), "PLACE": rows["placement_code"].str.upper(),
+                                 "DEC": rows["placement_end"], "HOME_POST": rows["home_postcode"],
+                                 "PL_POST": rows["placement_postcode"], "_line": rows["_line"]})
+        entries.append(AuthorityReturn(code, {"header": path, "episodes": path},
+                                       {"header": header.reset_index(drop=True),
+                                        "episodes": episodes.reset_index(drop=True)}))
+    return entries
 
 
 def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> str:
@@ -234,6 +311,8 @@ def load_return(entry: AuthorityReturn, notes: list[str]) -> AuthorityReturn:
     """Read and check one authority's tables; every problem found is raised together."""
     problems: list[Problem] = []
     for kind, path in entry.files.items():
+        if kind in entry.tables:   # already read (a case register)
+            continue
         try:
             entry.tables[kind] = read_table(path, kind)
         except InputProblems as exc:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -140,7 +141,10 @@ async def _run_lane(lane: list[Page], parameters: dict, building: Path, resource
 
     kernel = AsyncKernelManager(kernel_name=KERNEL_NAME)
     # the kernel only listens on this machine's loopback; its own log is kept to errors
-    await kernel.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"], cwd=str(NOTEBOOKS))
+    # its own session: a Ctrl-C at the terminal reaches the build, which then stops its kernels;
+    # its stderr is not needed (cell errors come back in the notebook's outputs)
+    await kernel.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"], cwd=str(NOTEBOOKS),
+                              start_new_session=True, stderr=subprocess.DEVNULL)
     try:
         for page in lane:
             progress(f"running notebook {page.notebook} -> {page.file}")
@@ -268,7 +272,19 @@ def _run_pages(pages, params, building, resources, timeout, progress) -> None:
     lanes_n = max(1, min(len(pages), os.cpu_count() or 1))
     lanes = [pages[i::lanes_n] for i in range(lanes_n)]
 
+    interrupted = {"yes": False}
+
     async def run_all():
+        main = asyncio.current_task()
+
+        def on_ctrl_c() -> None:
+            interrupted["yes"] = True
+            main.cancel()
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+        # kernels being stopped leave nbclient's watchers with errors nobody awaits: keep them quiet
+        loop.set_exception_handler(lambda loop_, context: None)
         tasks = [asyncio.ensure_future(_run_lane(lane, params, building, resources, timeout, progress))
                  for lane in lanes]
         try:
@@ -278,7 +294,14 @@ def _run_pages(pages, params, building, resources, timeout, progress) -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(run_all())
+    try:
+        asyncio.run(run_all())
+    except (ReportError, asyncio.CancelledError):
+        if interrupted["yes"]:      # whatever a lane said while it was being stopped
+            raise KeyboardInterrupt from None
+        raise
+    if interrupted["yes"]:
+        raise KeyboardInterrupt
 
 
 def _swap_into_place(building: Path, final: Path) -> None:

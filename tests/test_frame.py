@@ -105,3 +105,28 @@ def test_public_real_format_samples_are_read_or_refused_clearly(folder, config):
         run_frame([SAMPLES / "liia-tools" / folder], config, authority="Hartlepool")
     except InputProblems as exc:
         assert exc.problems and all(p.file for p in exc.problems)
+
+
+def test_case_register_in_csv_and_xlsx_gives_the_same_frame(tmp_path, config):
+    from openpyxl import Workbook
+
+    rows = [["child_id", "authority", "sex", "date_of_birth", "placement_start", "placement_end", "placement_code",
+             "legal_status", "category_of_need", "home_postcode", "placement_postcode"],
+            ["H1", "Hartlepool", "1", "15/06/2005", "14/06/2018", "01/02/2019", "U6", "C2", "N1", "TS24 8AA", "DL14 6AB"],
+            ["H1", "Hartlepool", "1", "15/06/2005", "01/02/2019", "", "U6", "C2", "N1", "TS24 8AA", "TS24 8AA"],
+            ["S7", "E06000004", "2", "01/01/2008", "10/05/2017", "", "k2", "C2", "N5", "TS18 1", "YO1 7HH"]]
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "case_register.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)
+    (tmp_path / "xlsx").mkdir()
+    wb.save(tmp_path / "xlsx" / "register.xlsx")
+    from_csv = run_frame([tmp_path / "csv"], config).frame
+    from_xlsx = run_frame([tmp_path / "xlsx"], config).frame
+    assert list(from_csv["child_id"]) == ["H1", "S7"] and from_csv.equals(from_xlsx)
+    assert list(from_csv["host_authority"]) == ["County Durham", "York"]
+    rows[1][1] = "Durham"
+    (tmp_path / "csv" / "case_register.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    with pytest.raises(InputProblems, match="line 2, column authority: 'Durham' is not one of"):
+        run_frame([tmp_path / "csv"], config)

@@ -76,3 +76,48 @@ def test_the_same_inputs_give_the_same_numbers(demo_review, tmp_path):
     assert run.returncode == 0, run.stderr
     for table in ("frame/frame.csv", "sample/sample.csv", "check/answers.csv", "report/findings.csv"):
         assert (again / table).read_bytes() == (demo_review / table).read_bytes(), table
+
+
+@pytest.mark.slow
+def test_a_cell_that_runs_too_long_stops_the_build(demo_review, tmp_path):
+    review = tmp_path / "review"
+    shutil.copytree(demo_review, review)
+    run = run_cli("report", "--review", str(review), "--force", "--timeout", "1")
+    assert run.returncode == 1 and "ran longer than 1 s" in run.stderr and "Traceback" not in run.stderr
+    assert (review / "report" / "index.html").exists() and not list(review.glob(".report-*"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_the_old_report(demo_review, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def kernels() -> set[str]:
+        found = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True)
+        return set(found.stdout.split())
+
+    review = tmp_path / "review"
+    shutil.copytree(demo_review, review)
+    before = (review / "report" / "index.html").read_bytes()
+    running_before = kernels()
+    build = subprocess.Popen([sys.executable, "-m", "review_lib", "report", "--review", str(review), "--force"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(120):   # wait until the notebooks are running
+        if kernels() - running_before:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the build had not started its kernels within 30 s")
+    time.sleep(1)
+    build.send_signal(signal.SIGINT)
+    _, err = build.communicate(timeout=60)
+    # 130 and "Stopped" usually; if the interrupt lands while a kernel is replying, the build reports
+    # that kernel's stop instead (exit 1). Either way: stopped, said in words, old report kept.
+    assert build.returncode in (1, 130) and "Traceback" not in err, err
+    assert "Stopped" in err or "kernel died" in err, err
+    assert (review / "report" / "index.html").read_bytes() == before
+    assert not list(review.glob(".report-*"))
+    time.sleep(1)
+    assert kernels() <= running_before    # every kernel the build started has stopped
