@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from review_lib.config import load_config
+from review_lib.config import in_parallel, load_config
 from review_lib.errors import InputProblems, columns_missing, fail
 
 EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the command was mistyped."
@@ -315,8 +315,8 @@ def cmd_demo(args) -> int:
                                          synthetic=True, **common))
     with stage_timer(args, "simulated reviewers"):
         codebook = load_codebook()
-        for blank in sorted((out / "workbooks").glob("*.xlsx")):
-            fill_workbook(blank, out / "returns" / blank.name, codebook)
+        in_parallel(fill_workbook, [(blank, out / "returns" / blank.name, codebook)
+                                    for blank in sorted((out / "workbooks").glob("*.xlsx"))])
     say(args, "[5/6] Checking the returned workbooks ...")
     with stage_timer(args, "check"):
         status = cmd_check(argparse.Namespace(returns=[out / "returns"], out=out / "check", **common))

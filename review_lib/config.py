@@ -174,3 +174,20 @@ def distance_bands(miles: pd.Series) -> pd.Series:
     edges = [float(v) for v in bands["min_miles"]] + [float(bands["max_miles"].iloc[-1])]
     found = pd.cut(pd.to_numeric(miles, errors="coerce"), bins=edges, right=False, labels=list(bands["band"]))
     return found.astype(object).where(found.notna(), "Unknown")
+
+
+def in_parallel(function, jobs: list[tuple]) -> list:
+    """Run ``function(*job)`` for each job on up to one process per core; results in job order.
+
+    For independent, CPU-bound pieces of a stage (one workbook per reviewer). Falls back to one
+    after another where processes cannot be forked.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(*job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(function, *zip(*jobs)))

@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from review_lib.codebook import NOT_APPLICABLE, NOT_RECORDED, TICK, Codebook
-from review_lib.config import ReviewConfig
+from review_lib.config import ReviewConfig, in_parallel
 
 META_SHEET = "_meta"
 LISTS_SHEET = "_lists"
@@ -109,16 +109,19 @@ def write_workbooks(sample: pd.DataFrame, config: ReviewConfig, codebook: Codebo
         Mark every sheet as demonstration data.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    jobs = []
     people = [r for r in config.reviewers if (sample["reviewer"].eq(r) | sample["second_reviewer"].eq(r)).any()]
     for person in people:
         first = sample[sample["reviewer"].eq(person)].assign(role="first coder")
         second = sample[sample["second_reviewer"].eq(person)].assign(role="second coder")
         cases = pd.concat([first, second]).sort_values("review_id")
-        path = out_dir / f"{file_stem(person)}.xlsx"
-        build_workbook(cases, person, config, codebook, synthetic).save(path)
-        written.append(path)
-    return written
+        jobs.append((cases, person, config, codebook, synthetic, out_dir / f"{file_stem(person)}.xlsx"))
+    return in_parallel(_write_one, jobs)
+
+
+def _write_one(cases, person, config, codebook, synthetic, path: Path) -> Path:
+    build_workbook(cases, person, config, codebook, synthetic).save(path)
+    return path
 
 
 def file_stem(reviewer: str) -> str:
