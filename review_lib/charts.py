@@ -58,7 +58,9 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
     columns = table("report_columns").set_index("column")
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     if publishing():
-        kinds = columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
+        # a whole-number column the table of column kinds does not know is treated as a count: hide, don't show
+        unknown = {c: "count" for c in shown.columns if c not in columns.index and pd.api.types.is_integer_dtype(shown[c])}
+        kinds = unknown | columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
         shown = suppress_table(shown, kinds)
     for column in shown.columns:
         def fmt(v, pattern="{:,.1f}"):
@@ -105,28 +107,6 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
     ax.set_xlabel("Per cent of cases answered (marker) with 95% interval (line)")
     ax.set_title(title, loc="left")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(authorities), fontsize=8)
-    return fig
-
-
-def answer_chart(findings: pd.DataFrame, question: str, authorities: list[str], title: str):
-    """Every answer to one question per authority (stacked shares), 'Not recorded' kept visible."""
-    style()
-    rows = findings[(findings["question"] == question) & findings["authority"].isin(authorities)
-                    & findings["percent"].notna()]
-    pivot = rows.pivot_table(index="authority", columns="answer", values="percent", sort=False).reindex(authorities)
-    n = rows.groupby("authority")["n"].first().reindex(authorities)
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.5 * len(authorities)))
-    left = np.zeros(len(pivot))
-    for i, answer in enumerate(pivot.columns):
-        values = pivot[answer].fillna(0).to_numpy()
-        ax.barh(range(len(pivot)), values, left=left, color=PALETTE[i % len(PALETTE)],
-                hatch=HATCHES[i % len(HATCHES)], edgecolor="white", label=answer)
-        left += values
-    ax.set_yticks(range(len(pivot)), [f"{la} (n={int(c) if c == c else 0})" for la, c in zip(pivot.index, n)])
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("Per cent of cases answered")
-    ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8)
     return fig
 
 
@@ -211,3 +191,13 @@ def sample_chart(strata: pd.DataFrame):
     ax.set_title("Population and sample by stratum")
     ax.legend()
     return fig
+
+
+def quotes_html(quotes: pd.DataFrame) -> str:
+    """Chosen quotes grouped by kind, each with its case's review ID (never a name)."""
+    parts = []
+    for kind, group in quotes.groupby("kind", sort=False):
+        parts.append(f"<h3>{html.escape(kind)}</h3>" + "".join(
+            f"<blockquote>{html.escape(q)} <small>(case {html.escape(r)})</small></blockquote>"
+            for q, r in zip(group["shown"], group["review_id"])))
+    return "".join(parts)

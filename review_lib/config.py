@@ -141,25 +141,6 @@ def table(name: str) -> pd.DataFrame:
     return pd.read_csv(TEMPLATES / f"{name}.csv", dtype=str, keep_default_na=False)
 
 
-def age_group(age: int) -> str:
-    """DfE publication age group for an age in whole years."""
-    groups = table("dfe_age_groups")
-    for row in groups.itertuples():
-        if int(row.min_age) <= age <= int(row.max_age):
-            return row.age_group
-    return "Unknown"
-
-
-def distance_band(miles: float) -> str:
-    """The distance band (from ``distance_bands.csv``) for a straight-line distance in miles."""
-    if miles != miles:  # NaN: location unknown
-        return "Unknown"
-    for row in table("distance_bands").itertuples():
-        if float(row.min_miles) <= miles < float(row.max_miles):
-            return row.band
-    return "Unknown"
-
-
 def age_groups(ages: pd.Series) -> pd.Series:
     """DfE age group for each age in whole years (vectorised; 'Unknown' where no age)."""
     groups = table("dfe_age_groups")

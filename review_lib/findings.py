@@ -436,12 +436,75 @@ def coverage_notes(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebo
     return notes
 
 
-def answered(headlines: pd.DataFrame, authority: str) -> pd.DataFrame:
-    """The headline rows with at least one answered case for ``authority`` (what a chart can show)."""
-    column = f"{authority}|n"
-    if column not in headlines:
+def answered(headlines: pd.DataFrame, authorities: str | list[str]) -> pd.DataFrame:
+    """The headline rows with at least one answered case in any of ``authorities`` (what a chart can show)."""
+    names = [authorities] if isinstance(authorities, str) else authorities
+    columns = [f"{la}|n" for la in names if f"{la}|n" in headlines]
+    if not columns:
         return headlines.iloc[0:0]
-    return headlines[headlines[column].fillna(0) > 0]
+    return headlines[headlines[columns].fillna(0).sum(axis=1) > 0]
+
+
+def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFrame:
+    """Each headline question as 'count of n (percent)' per authority, with the comparison in words.
+
+    When publishing, a cell whose count, complement or n is 1 to 4 shows 'c' (these are text, so
+    table suppression cannot see the counts inside them)."""
+    out = headlines[["report_label"]].copy()
+    for la in authorities:
+        cells = []
+        for count, n, pct in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"]):
+            if not n or pd.isna(n):
+                cells.append("-")
+            elif publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
+                cells.append(SUPPRESSED)
+            else:
+                cells.append(f"{count:.0f} of {n:.0f} ({pct:.0f}%)")
+        out[la] = cells
+    out["comparison"] = headlines["comparison"]
+    return out.set_index("report_label")
+
+
+def coding_summary(completion: pd.DataFrame, issues: pd.DataFrame) -> str:
+    """Codings, double codings and what the checks found, in words."""
+    twice = int(completion["role"].eq("second coder").sum())
+    errors = int(issues["severity"].eq("error").sum()) if not issues.empty else 0
+    notes = len(issues) - errors
+    return (f"{completion['review_id'].nunique()} cases were coded; {twice} of them by a second reviewer as well, "
+            f"so there are {len(completion)} codings in all. The checks of the returned workbooks found "
+            f"**{errors}** problem{'s' if errors != 1 else ''} needing a fix and **{notes}** harmless "
+            f"difference{'s' if notes != 1 else ''} (case, spacing, dates typed as text) that were read safely.")
+
+
+def codebook_summary(codebook: Codebook) -> tuple[str, pd.DataFrame]:
+    """The codebook in a sentence, and its questions counted by section (in report order)."""
+    questions = codebook.questions
+    titles = {x["id"]: x["title"] for x in codebook.sections()}
+    per_section = questions.groupby("section", sort=False).size().rename("questions").to_frame()
+    per_section.index = pd.Index([titles.get(i, i) for i in per_section.index], name="section")
+    text = (f"Reviewers answered codebook version {codebook.version} ({len(questions)} questions; "
+            f"{int(questions['focus'].eq('experience').sum())} about the child's experience and outcomes, "
+            f"{int(questions['focus'].eq('compliance').sum())} about process and compliance). Every answer list "
+            "separates 'Not recorded in file' (the file is silent) from 'Not applicable'.")
+    return text, per_section
+
+
+def limitations(sample: pd.DataFrame) -> list[str]:
+    """The review's limitations in plain words, with the figures that make them concrete."""
+    n = len(sample)
+    low, high = wilson(n // 2, n)
+    twice = int(sample["double_coded"].astype(str).str.lower().eq("true").sum())
+    return [
+        f"**Sample size.** {n} case files give wide intervals: a share of 50% from {n} cases has a 95% interval "
+        f"of about {low:.0f}% to {high:.0f}%, and per authority wider still.",
+        "**What files record.** Reviewers code what the case file shows; good work that was not recorded counts as "
+        "\"Not recorded in file\", which is itself a finding about recording.",
+        "**Weighted estimates** assume each stratum's sampled cases represent its other children; they correct for "
+        "the deliberate over-sampling of 10 to 15 year olds, not for files that could not be found (see substitutions).",
+        f"**Reliability** rests on {twice} cases coded twice; agreement on single questions is indicative only.",
+        "**Comparisons** between authorities use Fisher's exact test; with samples this size only large "
+        "differences can be detected, so \"no clear difference\" does not mean \"the same\".",
+    ]
 
 
 # -- publication: small-number suppression -------------------------------------------------------

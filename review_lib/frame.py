@@ -221,12 +221,7 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
         raise fail(path, "", "the file is empty", f"a CSV with a header row and one row per {kind} record")
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     encoding = "utf8"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        encoding = "cp1252"
-    first_line = raw.split(b"\n", 1)[0].decode(encoding, errors="replace").strip()
-    names = next(csv.reader([first_line]))
+    names = _column_names(raw, encoding)
     columns = [c.strip().upper() for c in names]
     if len(columns) < 2:
         raise fail(path, "line 1", "does not look like a comma-separated table",
@@ -242,11 +237,19 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
         ragged.append(row)
         return "skip"
 
-    table = pacsv.read_csv(
-        pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    def parse(encoding: str, names: list[str]):
+        return pacsv.read_csv(
+            pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
+        table = parse(encoding, names)
+    except pa.ArrowInvalid:   # not UTF-8: Excel on Windows saves CSV as cp1252
+        encoding, ragged[:] = "cp1252", []
+        names = _column_names(raw, encoding)
+        table = parse(encoding, names)
     if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
         text = raw.decode(encoding, errors="replace").splitlines()
         for number, row in enumerate(csv.reader(text[1:]), start=2):
@@ -256,6 +259,7 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
     if problems:
         raise InputProblems(problems, f"{path.name} cannot be read")
     trimmed = {}
+    columns = [c.strip().upper() for c in names]
     for name, column in zip(columns, table.columns):
         column = pc.utf8_trim_whitespace(column)
         trimmed[name] = pc.utf8_upper(column) if name in CODE_COLUMNS else column
@@ -265,6 +269,11 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
     if df.empty:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
     return df
+
+
+def _column_names(raw: bytes, encoding: str) -> list[str]:
+    """The header row's names, as the parser will see them."""
+    return next(csv.reader([raw.split(b"\n", 1)[0].decode(encoding, errors="replace").strip()]))
 
 
 def _line_numbers(raw: bytes, rows: int) -> np.ndarray:

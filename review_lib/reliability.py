@@ -168,3 +168,28 @@ def read_moderation(path: Path, answers: pd.DataFrame, codebook: Codebook) -> pd
     if problems:
         raise InputProblems(problems, "The moderated answers have problems")
     return pd.DataFrame(rows, columns=answers.columns)
+
+
+def summary(reliability: pd.DataFrame, answers: pd.DataFrame) -> str:
+    """Agreement across all double-coded questions, in words, with what kappa and prevalence mean."""
+    if reliability.empty:
+        return "No case has been coded twice yet."
+    cases = answers.loc[answers["role"] == "second coder", "review_id"].nunique()
+    overall = 100 * reliability["agreed"].sum() / reliability["cases"].sum()
+    return (f"{cases} cases were coded independently by two reviewers. Across {len(reliability)} questions the two "
+            f"gave the same answer {overall:.0f}% of the time (median Cohen's kappa "
+            f"{reliability['kappa'].median():.2f}). Kappa corrects agreement for chance; when most cases share one "
+            "answer (high prevalence) kappa is low even when agreement is high, so both are shown. With so few "
+            "cases coded twice, figures for a single question are indicative only.")
+
+
+def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
+    """The reliability table for the report: kappa with its interval in one cell (kappa lies in -1..1)."""
+    def kappa_text(k, low, high) -> str:
+        if k != k:
+            return "not defined"
+        return f"{k + 0:.2f} ({max(low, -1) + 0:.2f} to {min(high, 1):.2f})"   # + 0 turns -0.00 into 0.00
+    shown = reliability.assign(
+        kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])],
+        alpha=reliability["alpha"].round(2) + 0.0)
+    return shown[["report_label", "cases", "percent_agreement", "kappa_ci", "alpha", "prevalence_percent", "reading"]]

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 KERNEL_NAME = "ooa-review"
+DEMO_BANNER = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
+               'report is synthetic</div>')
 
 
 class ReportError(Exception):
@@ -349,8 +351,7 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
                     f"({s[f'{BOTH}|percent']:.0f}% of the {int(s[f'{BOTH}|n'])} cases it applied to) and the weakest "
                     f"'{w['report_label']}' ({w[f'{BOTH}|percent']:.0f}% of {int(w[f'{BOTH}|n'])} cases).")
     links = "".join(f'<li><a href="{p.file}">{html.escape(p.title)}</a></li>' for p in pages)
-    banner = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
-              'report is synthetic</div>') if resources["synthetic"] else ""
+    banner = DEMO_BANNER if resources["synthetic"] else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(config.review_name)}</title><style>{resources['css']}</style></head>
@@ -380,8 +381,7 @@ def _write_combined(building: Path, pages: list[Page], config: ReviewConfig, res
         parts.append(f'<section class="page"><h1 id="{anchor}" class="report-title">{html.escape(page.title)}</h1>{body}</section>')
     head = (building / pages[0].file).read_text(encoding="utf-8").split("<body", 1)[0]
     head = re.sub(r"<title>.*?</title>", f"<title>{html.escape(config.review_name)}</title>", head, flags=re.S)
-    banner = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
-              'report is synthetic</div>') if resources["synthetic"] else ""
+    banner = DEMO_BANNER if resources["synthetic"] else ""
     page = (f'{head}<body class="jp-Notebook ooa-report">{banner}<header class="report-header">'
             f'<p class="report-kicker">Report to the Corporate Parenting Board</p>'
             f'<h1 class="report-title">{html.escape(config.review_name)}</h1>'

@@ -288,13 +288,6 @@ def assign_reviewers(sample: pd.DataFrame, reviewers: tuple[str, ...] | list[str
     return ordered
 
 
-def summarise(frame: pd.DataFrame, result: SampleResult) -> pd.DataFrame:
-    """Population and sample by authority and stratum, with shares, for the methods section."""
-    strata = result.strata.copy()
-    strata["sampling_fraction"] = (strata["allocated"] / strata["population"]).round(3)
-    return strata.rename(columns={"allocated": "sample"})
-
-
 def methods_paragraph(frame: pd.DataFrame, result: SampleResult, config: ReviewConfig,
                       size: int, split: dict[str, float], seed: int, share_10_15: float) -> str:
     """Plain-English description of the draw, written from the actual parameters and results."""

@@ -94,3 +94,23 @@ def test_scan_finds_child_identifiers_in_any_output(tmp_path):
     found = scan_for_identifiers(out, review)
     assert found == ["leak.csv contains 1 CHILD id(s)", "leak.csv contains 1 date of birth(s)",
                      "leak.csv contains 1 full postcode(s)"]
+
+
+def test_published_side_by_side_and_unlisted_count_columns_hide_small_numbers():
+    from review_lib import charts
+    from review_lib.findings import set_publication, side_by_side
+
+    headlines = pd.DataFrame({"report_label": ["Host notified", "IRO informed"], "comparison": ["-", "-"],
+                              "A|count": [12, 3], "A|n": [15, 20], "A|percent": [80.0, 15.0],
+                              "B|count": [7, 8], "B|n": [9, 10], "B|percent": [77.8, 80.0]})
+    completion = pd.DataFrame({"reviewer": ["X", "Y"], "Complete": [13, 2]}).set_index("reviewer")
+    try:
+        set_publication(True)
+        table = side_by_side(headlines, ["A", "B"])
+        html = charts.table_html(completion)
+    finally:
+        set_publication(False)
+    # 12 of 15 leaves 3 (small) as the complement; 3 of 20 is small; 7 of 9 leaves 2; 8 of 10 leaves 2
+    assert list(table["A"]) == ["c", "c"] and list(table["B"]) == ["c", "c"]
+    assert ">2<" not in html and ">c<" in html
+    assert list(side_by_side(headlines, ["A"])["A"]) == ["12 of 15 (80%)", "3 of 20 (15%)"]

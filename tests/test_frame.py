@@ -81,6 +81,9 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
     (folder / "hartlepool" / "~$episodes.xlsx").write_bytes(b"lock")
     assert len(run_frame([folder], config).frame) == 2
+    header = folder / "hartlepool" / "header.csv"    # Excel on Windows: cp1252, not UTF-8
+    header.write_bytes(header.read_bytes().replace(b"WBRI,,,\n", "WBRI,,Ren\u00e9e,\n".encode("cp1252"), 1))
+    assert len(run_frame([folder], config).frame) == 2
 
 
 def test_missing_column_and_not_csv(tmp_path, config):
