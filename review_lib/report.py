@@ -361,6 +361,7 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
 <p class="report-meta">{html.escape(resources['councils'])} &middot; report built {resources['date']}</p></header>
 <main><h2 id="summary">Summary</h2><p>{html.escape(summary)}</p>
 <h2 id="contents">Contents</h2><ol>{links}</ol>
+<p>The whole report as one file, to email or print: <a href="findings_report.html">findings_report.html</a>.</p>
 <p>Every figure can be checked in <a href="findings.csv">findings.csv</a> and <a href="report_tables.xlsx">report_tables.xlsx</a>;
 <a href="manifest.json">manifest.json</a> lists the data and code that made this report.</p></main>
 <footer class="provenance">{resources['footer']}</footer></body></html>
