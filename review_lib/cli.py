@@ -330,20 +330,27 @@ def cmd_demo(args) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="review configuration YAML (default: data_templates/review_config.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--verbose", action="store_true", help="also say how long each stage took")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ooa-review",
         description="Case-file review of children in care placed out of area: build the population frame from "
                     "SSDA903 returns, draw the sample, make reviewer workbooks, check the returns, publish findings.",
         epilog=EPILOG)
-    parser.add_argument("--config", type=Path, default=None,
-                        help="review configuration YAML (default: data_templates/review_config.yaml)")
-    parser.add_argument("--quiet", action="store_true", help="print only problems")
-    parser.add_argument("--verbose", action="store_true", help="also say how long each stage took")
+    _add_common_options(parser)
+    # the same options after the stage's name too ('ooa-review report --verbose'); SUPPRESS keeps a
+    # stage from undoing one given before it
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_common_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
     def stage(name, help_text, func):
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG, parents=[common])
         p.set_defaults(func=func)
         p.add_argument("--force", action="store_true", help="replace what an earlier run of this stage wrote")
         return p

@@ -10,6 +10,7 @@ leaves the previous report as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -159,7 +160,27 @@ async def _run_lane(lane: list[Page], parameters: dict, building: Path, resource
             export_page(page, nb, building / page.file, resources)
             progress(f"finished {page.file}")
     finally:
-        await kernel.shutdown_kernel(now=True)
+        await _stop_kernel(kernel)
+
+
+async def _stop_kernel(kernel) -> None:
+    """Shut a lane's kernel down; a second Ctrl-C or a half-dead kernel must not leave it running."""
+    import asyncio
+
+    process = getattr(kernel.provisioner, "process", None)
+    stopping = asyncio.ensure_future(kernel.shutdown_kernel(now=True))
+    while not stopping.done():
+        try:
+            # shielded: being cancelled again while stopping must not abandon the kernel half-stopped
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            continue
+        except Exception:   # jupyter_client may complain about its own state once the kernel is gone
+            break
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)   # the kernel leads its own session
+        process.wait()
 
 
 def _fill_toc(body: str) -> str:
@@ -266,25 +287,65 @@ def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, sy
     return final / "index.html"
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _build_loop_class():
+    """An event loop on which the build alone answers Ctrl-C (and SIGTERM).
+
+    nbclient installs its own handler for each notebook it runs; that handler stops only the one
+    kernel, which then reads as "the kernel died". On this loop those registrations are ignored, so
+    a stop request always reaches the build, which stops every lane and says so.
+    """
+    import asyncio
+
+    class BuildLoop(asyncio.SelectorEventLoop):
+        def own_stop_signals(self, callback) -> None:
+            for sig in STOP_SIGNALS:
+                super().add_signal_handler(sig, callback)
+
+        def add_signal_handler(self, sig, callback, *args) -> None:
+            if sig not in STOP_SIGNALS:
+                super().add_signal_handler(sig, callback, *args)
+
+        def remove_signal_handler(self, sig) -> bool:
+            return False if sig in STOP_SIGNALS else super().remove_signal_handler(sig)
+
+        def close(self) -> None:
+            for sig in STOP_SIGNALS:     # give the process its usual Ctrl-C back
+                super().remove_signal_handler(sig)
+            super().close()
+
+    return BuildLoop
+
+
 def _run_pages(pages, params, building, resources, timeout, progress) -> None:
-    """Run the pages in parallel lanes, one kernel per CPU core (at most one per page)."""
+    """Run the pages in parallel lanes, one kernel per CPU core (at most one per page).
+
+    Raises
+    ------
+    ReportError
+        A notebook failed; the other lanes are stopped and every kernel shut down.
+    KeyboardInterrupt
+        Ctrl-C (or SIGTERM) during the run; every kernel is shut down first.
+    """
     import asyncio
 
     ensure_kernel()
     lanes_n = max(1, min(len(pages), os.cpu_count() or 1))
     lanes = [pages[i::lanes_n] for i in range(lanes_n)]
-
     interrupted = {"yes": False}
 
     async def run_all():
         main = asyncio.current_task()
 
-        def on_ctrl_c() -> None:
-            interrupted["yes"] = True
-            main.cancel()
+        def on_stop() -> None:
+            if not interrupted["yes"]:
+                interrupted["yes"] = True
+                main.cancel()
 
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+        loop.own_stop_signals(on_stop)
         # kernels being stopped leave nbclient's watchers with errors nobody awaits: keep them quiet
         loop.set_exception_handler(lambda loop_, context: None)
         tasks = [asyncio.ensure_future(_run_lane(lane, params, building, resources, timeout, progress))
@@ -292,14 +353,16 @@ def _run_pages(pages, params, building, resources, timeout, progress) -> None:
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks:      # one lane failed or Ctrl-C: stop the others and their kernels
-                task.cancel()
+            if not interrupted["yes"]:   # one lane failed: stop the others (a stop request cancelled them)
+                for task in tasks:
+                    task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     try:
-        asyncio.run(run_all())
-    except (ReportError, asyncio.CancelledError):
-        if interrupted["yes"]:      # whatever a lane said while it was being stopped
+        with asyncio.Runner(loop_factory=_build_loop_class()) as runner:
+            runner.run(run_all())
+    except BaseException:
+        if interrupted["yes"]:      # whatever a lane said while it was being stopped, the user stopped it
             raise KeyboardInterrupt from None
         raise
     if interrupted["yes"]:

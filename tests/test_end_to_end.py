@@ -74,6 +74,18 @@ def test_help_speaks_the_reviews_language():
         assert run_cli(stage, "--help").returncode == 0
 
 
+def test_output_options_work_before_or_after_the_stage():
+    from review_lib.cli import build_parser
+
+    parser = build_parser()
+    after = parser.parse_args(["report", "--review", "r", "--verbose", "--config", "c.yaml"])
+    before = parser.parse_args(["--quiet", "report", "--review", "r"])
+    plain = parser.parse_args(["report", "--review", "r"])
+    assert (after.verbose, after.quiet, str(after.config)) == (True, False, "c.yaml")
+    assert (before.verbose, before.quiet, before.config) == (False, True, None)
+    assert (plain.verbose, plain.quiet) == (False, False)
+
+
 def test_notebooks_are_committed_without_outputs():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
