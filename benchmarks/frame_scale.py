@@ -28,7 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from review_lib.config import table  # noqa: E402
-from review_lib.geography import Geography  # noqa: E402
+from review_lib.geography import Geography, postcode_text  # noqa: E402
 
 TARGET_RATIO, TARGET_RSS_MB = 3.0, 1536
 PLACES = ["U4", "U6", "U6", "U6", "U3", "U1", "K2", "K2", "R1", "S1", "H5", "P1", "U5", "A4"]
@@ -42,7 +42,7 @@ def make_return(folder: Path, episodes: int, seed: int = 2020) -> tuple[Path, in
     geography = Geography()
     points = geography.upper_tier_points
     tiers = pd.Categorical(points["upper_tier_code"])
-    keys = points["key"].to_numpy()
+    keys = postcode_text(points["code"].to_numpy())
     pool = {code: np.flatnonzero(np.asarray(tiers == code)) for code in codes}
     names = geography.describe_districts(pd.Series(codes))["upper_tier_name"].tolist()
     per_la = episodes // len(codes)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from review_lib.config import in_parallel, load_config
-from review_lib.errors import InputProblems, columns_missing, fail
+from review_lib.errors import InputProblems, ReportError, columns_missing, fail
 
 EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the command was mistyped."
 
@@ -100,15 +100,19 @@ def stage_timer(args, name: str):
 
 # -- stages -----------------------------------------------------------------------------------
 def cmd_frame(args) -> int:
-    from review_lib.frame import run_frame
+    from review_lib.frame import run_frame, write_csv
 
     config = load_config(args.config)
     refuse_existing(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force)
     say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
     result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None))
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
-        result.frame.to_csv(stage / "frame.csv", index=False)
-        result.excluded.to_csv(stage / "excluded.csv", index=False)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:   # pyarrow writes without holding the GIL
+            for job in [pool.submit(write_csv, result.frame, stage / "frame.csv"),
+                        pool.submit(write_csv, result.excluded, stage / "excluded.csv")]:
+                job.result()
         result.funnel.to_csv(stage / "funnel.csv", index=False)
     for note in result.notes:
         say(args, f"  note: {note}")
@@ -413,11 +417,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``ooa-review``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        from review_lib.report import ReportError
-    except KeyboardInterrupt:
-        print("Stopped. Nothing was written.", file=sys.stderr)
-        return 130
     try:
         return args.func(args)
     except InputProblems as exc:

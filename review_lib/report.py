@@ -30,6 +30,7 @@ import nbformat
 import review_lib
 from review_lib.codebook import load_codebook
 from review_lib.config import ReviewConfig, slug
+from review_lib.errors import ReportError
 from review_lib.findings import BOTH, compute_all, published_findings, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +39,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 KERNEL_NAME = "ooa-review"
 DEMO_BANNER = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
                'report is synthetic</div>')
-
-
-class ReportError(Exception):
-    """The report could not be built; the message says which notebook, cell and error, in words."""
 
 
 @dataclass(frozen=True)

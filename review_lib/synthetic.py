@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from review_lib.config import TEMPLATES, ReviewConfig, slug, table
-from review_lib.geography import Geography, adjoining_authorities
+from review_lib.geography import Geography, adjoining_authorities, postcode_text
 
 FIRST_DAY = dt.date(2014, 4, 1)
 LAST_DAY = dt.date(2020, 3, 31)
@@ -37,23 +37,25 @@ class _PostcodePicker:
     def __init__(self, geography: Geography, rng: np.random.Generator) -> None:
         pts = geography.upper_tier_points
         self.rng = rng
-        self.keys = pts["key"].to_numpy()
-        self.tiers = pd.Categorical(pts["upper_tier_code"])
-        outward = pd.Categorical(pts["outward"])
-        # the postcode area is the outward code's leading letters ("TS" of TS24, "B" of B15)
-        area_of = np.array([o[:2] if o[1:2].isalpha() else o[:1] for o in outward.categories])
-        self.areas = pd.Categorical.from_codes(outward.codes, categories=list(outward.categories)).map(
-            dict(zip(outward.categories, area_of)))
+        self.codes = pts["code"].to_numpy()
+        self.tiers = pts["upper_tier_code"].to_numpy()
+        # the postcode area is the leading letters of the postcode ("TS" of TS24 8AA, "B" of B15 2TT)
+        first, second = (self.codes >> np.uint64(56)) & np.uint64(255), (self.codes >> np.uint64(48)) & np.uint64(255)
+        two_letters = (second >= ord("A")) & (second <= ord("Z"))
+        self.areas = first * np.uint64(256) + np.where(two_letters, second, np.uint64(0))
         self.pools: dict[tuple[str, str], np.ndarray] = {}
 
     def _pool(self, kind: str, name: str) -> np.ndarray:
         if (kind, name) not in self.pools:
-            values = self.tiers if kind == "tier" else self.areas
-            self.pools[(kind, name)] = np.flatnonzero(np.asarray(values == name))
+            if kind == "tier":
+                self.pools[(kind, name)] = np.flatnonzero(self.tiers == name)
+            else:
+                area = ord(name[0]) * 256 + (ord(name[1]) if len(name) > 1 else 0)
+                self.pools[(kind, name)] = np.flatnonzero(self.areas == np.uint64(area))
         return self.pools[(kind, name)]
 
     def _pick(self, pool: np.ndarray) -> str:
-        key = self.keys[pool[self.rng.integers(len(pool))]]
+        key = postcode_text(self.codes[pool[self.rng.integers(len(pool))]:][:1])[0]
         return f"{key[:-3]} {key[-3:]}"
 
     def in_tier(self, codes: list[str]) -> str:

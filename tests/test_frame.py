@@ -67,6 +67,8 @@ def test_eligibility_geography_and_indicators(tmp_path, config):
      "conflicting dates of birth"),
     (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/06/2018,X1,,TS24 8AA,DL14 6AB,",
                    "1,01/05/2018,P,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "overlaps"),
+    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6A,"], "line 2, column PL_POST: 'DL14 6A' is not a postcode"),
+    (GOOD_HEADER, [",01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "line 2, column CHILD: the CHILD id is blank"),
 ])
 def test_bad_returns_are_refused_with_located_messages(tmp_path, config, header_rows, episode_rows, message):
     with pytest.raises(InputProblems) as caught:
@@ -84,6 +86,23 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
     header = folder / "hartlepool" / "header.csv"    # Excel on Windows: cp1252, not UTF-8
     header.write_bytes(header.read_bytes().replace(b"WBRI,,,\n", "WBRI,,Ren\u00e9e,\n".encode("cp1252"), 1))
     assert len(run_frame([folder], config).frame) == 2
+
+
+def test_unusual_dates_are_read_with_a_note(tmp_path, config):
+    episodes = [GOOD_EPISODES[0].replace("14/06/2018", "2018-06-14"), GOOD_EPISODES[1].replace("01/02/2019,P", "01/02/2019 00:00,P")]
+    result = run_frame([write_return(tmp_path, GOOD_HEADER, episodes + GOOD_EPISODES[2:])], config)
+    assert list(result.frame["child_id"]) == ["1", "5"]
+    assert str(result.frame.loc[0, "placement_start"]) == "2018-06-14"
+    assert any("YYYY-MM-DD" in note for note in result.notes)
+
+
+def test_many_problems_are_listed_with_a_count_of_the_rest(tmp_path, config):
+    episodes = [f"1,{day:02d}/13/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB," for day in range(1, 29)]
+    with pytest.raises(InputProblems) as caught:
+        run_frame([write_return(tmp_path, GOOD_HEADER, episodes)], config)
+    text = str(caught.value)
+    assert "line 21, column DECOM: '20/13/2018' is not a real date" in text and "line 22," not in text
+    assert "8 more rows with the same problem" in text
 
 
 def test_missing_column_and_not_csv(tmp_path, config):

@@ -48,3 +48,18 @@ def test_distance_is_straight_line_miles():
     # a 3-4-5 triangle in metres: 5,000 m is 3.10686 miles
     miles = miles_between(pd.Series([0.0]), pd.Series([0.0]), pd.Series([3000.0]), pd.Series([4000.0]))
     assert miles.iloc[0] == pytest.approx(5000 / 1609.344)
+
+
+def test_whole_array_classification_agrees_with_the_one_by_one_rules():
+    import random
+
+    import pyarrow as pa
+
+    from review_lib.geography import LEVELS, classify_postcodes
+
+    rnd = random.Random(7)
+    alphabet = "AB19 Z0x\t\u00a0"
+    typed = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 9))) for _ in range(50_000)]
+    typed += ["TS24 8AA", "ts248aa", "  TS18  1 ", "T S18 1", "W1A 1AA", "EC1A 1BB", "TS18\u00a01", "TS248AAA"]
+    level, _ = classify_postcodes(pa.array(typed))
+    assert [LEVELS[v] for v in level] == [normalise_postcode(v)[1] for v in typed]
