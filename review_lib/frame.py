@@ -1,6 +1,6 @@
 """The population frame: children who started an eligible out-of-area placement in the window.
 
-Reads SSDA903 tables (Header, Episodes and, where present, Missing) for each authority, joins
+Reads SSDA903 tables (Header, Episodes and, where present, Missing and Reviews) for each authority, joins
 consecutive episodes at the same placement into placements, and keeps for each child their first
 placement that (1) started in the review window, (2) is outside the authority's boundary (the
 placement postcode's upper-tier authority differs from the child's authority), and (3) is of a
@@ -30,6 +30,7 @@ REQUIRED = {
     "header": ["CHILD", "DOB"],
     "episodes": ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "HOME_POST", "PL_POST"],
     "missing": ["CHILD", "MIS_START"],
+    "reviews": ["CHILD", "REVIEW"],
 }
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
 #: the columns the frame uses; the rest of an SSDA903 table is not even converted to text
@@ -97,7 +98,7 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
         if path in registers:
             continue
         kind = _table_kind(path)
-        if kind is None or kind == "reviews":
+        if kind is None:
             continue
         code = _authority_of(path, config, authority)
         entry = sets.setdefault(code, AuthorityReturn(code, {}))
@@ -512,6 +513,7 @@ class CheckedReturn:
     postcodes: dict[str, tuple[np.ndarray, np.ndarray]]
     place_numbers: np.ndarray = None
     place_codes: list[str] = None
+    reviews: Stacked | None = None
 
 
 def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
@@ -525,22 +527,24 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         next, and postcodes that are not postcodes, each with its file, line and column.
     """
     stacks = {}
-    for kind, optional in (("header", ()), ("episodes", ("RNE", "LS", "CIN")), ("missing", ())):
+    for kind, optional in (("header", ()), ("episodes", ("RNE", "LS", "CIN")), ("missing", ()), ("reviews", ())):
         parts = [(i, e.tables[kind]) for i, e in enumerate(entries) if kind in e.tables]
         stacks[kind] = Stacked(kind, parts, optional, notes) if parts else None
-    header, episodes, missing = stacks["header"], stacks["episodes"], stacks["missing"]
+    header, episodes, missing, reviews = (stacks[k] for k in ("header", "episodes", "missing", "reviews"))
     # the columns are independent: parse them side by side (Arrow and numpy release the GIL)
     from concurrent.futures import ThreadPoolExecutor
 
     date_columns = [(header, "DOB", True), (episodes, "DECOM", True), (episodes, "DEC", False)]
     if missing is not None:
         date_columns.append((missing, "MIS_START", False))
+    if reviews is not None:
+        date_columns.append((reviews, "REVIEW", True))
     with ThreadPoolExecutor(max_workers=2) as pool:
         dated = {column: pool.submit(_parsed_column, stacked, column, required, notes)
                  for stacked, column, required in date_columns}
         located = {column: pool.submit(_classified_column, episodes, column) for column in ("PL_POST", "HOME_POST")}
         problems: list[Problem] = []
-        keys = _child_keys([t for t in (header, episodes, missing) if t is not None], problems)
+        keys = _child_keys([t for t in (header, episodes, missing, reviews) if t is not None], problems)
         dates, postcodes = {}, {}
         for column, job in dated.items():
             dates[column], found = job.result()
@@ -554,7 +558,7 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         raise InputProblems(problems, "The SSDA903 return has problems")
     place = episodes.column("PLACE").dictionary_encode()
     return CheckedReturn([e.authority_code for e in entries], header, episodes, missing, keys, dates, postcodes,
-                         place.indices.to_numpy(), place.dictionary.to_pylist())
+                         place.indices.to_numpy(), place.dictionary.to_pylist(), reviews)
 
 
 def _parsed_column(stacked: Stacked, column: str, required: bool, notes: Notes) -> tuple[np.ndarray, list]:
@@ -787,6 +791,7 @@ def _frame_rows(placements: pd.DataFrame, first: np.ndarray, located: dict, chec
     frame["age_at_placement"] = _age_on(_dates_of_birth(checked, placements["key"].to_numpy()[first]), start)
     frame["moves_12_months"] = _moves_within(placements, first, days=365)
     frame["missing_episodes"] = _missing_during(checked, placements, first)
+    frame["reviews_12_months"] = _reviews_within(checked, placements, first, days=365)
     frame["days_looked_after_before"] = (start - placements["period_start"].to_numpy()[first]).astype(
         "timedelta64[D]").astype(int)
     latest = np.fmax(checked.dates["DECOM"], checked.dates["DEC"])
@@ -825,6 +830,15 @@ def _moves_within(placements: pd.DataFrame, first: np.ndarray, days: int) -> np.
     keys = _day_keys(placements["key"].to_numpy(), placements["DECOM"].to_numpy())   # sorted: child, start
     mine = keys[first]
     return np.searchsorted(keys, mine + days, side="right") - np.searchsorted(keys, mine, side="right")
+
+
+def _reviews_within(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
+    """Statutory reviews (the Reviews table) held in the ``days`` after the placement started."""
+    if checked.reviews is None:
+        return np.full(len(first), np.nan)
+    held = np.sort(_day_keys(checked.keys["reviews"], checked.dates["REVIEW"]))
+    start = _day_keys(placements["key"].to_numpy()[first], placements["DECOM"].to_numpy()[first])
+    return np.searchsorted(held, start + days, side="right") - np.searchsorted(held, start, side="left")
 
 
 def _missing_during(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray) -> np.ndarray:
@@ -932,6 +946,7 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
         "placement_postcode_level": frame["placement_postcode_level"],
         "moves_12_months": frame["moves_12_months"],
         "missing_episodes": frame["missing_episodes"],
+        "reviews_12_months": frame["reviews_12_months"],
         "days_looked_after_before": frame["days_looked_after_before"],
     })
     out["distance_band"] = distance_bands(out["distance_miles"])

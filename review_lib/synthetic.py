@@ -84,7 +84,7 @@ def generate(config: ReviewConfig, seed: int = 903, geography: Geography | None 
     Returns
     -------
     dict
-        ``{authority_code: {"header": df, "episodes": df, "missing": df}}``, columns and
+        ``{authority_code: {"header": df, "episodes": df, "missing": df, "reviews": df}}``, columns and
         date format (dd/mm/YYYY) as in the DfE SSDA903 specification.
     """
     rng = np.random.default_rng(seed)
@@ -106,7 +106,9 @@ def _one_authority(rng, picker, shape, code, adjoining, size, first_child) -> di
     groups = table("ssda903_place_codes").set_index("code")["group"]
     ages = shape["age_at_entry"]
     age_bands, age_weights = list(ages), np.array(list(ages.values()), dtype=float)
-    header, episodes, missing = [], [], []
+    header, episodes, missing, reviews = [], [], [], []
+    # reviews draw from their own stream so adding them left the rest of the return unchanged
+    review_rng = np.random.default_rng(first_child)
     for i in range(size):
         child = str(first_child + i)
         entry = FIRST_DAY + dt.timedelta(days=int(rng.integers((LAST_DAY - FIRST_DAY).days - 30)))
@@ -147,9 +149,11 @@ def _one_authority(rng, picker, shape, code, adjoining, size, first_child) -> di
             if open_now or end >= LAST_DAY:
                 break
             start = end
+        reviews += _reviews(review_rng, child, dob, entry, min(end, LAST_DAY))
     frames = {"header": pd.DataFrame(header), "episodes": pd.DataFrame(episodes),
               "missing": pd.DataFrame(missing, columns=["CHILD", "DOB", "MISSING", "MIS_START",
-                                                        "MIS_END"])}
+                                                        "MIS_END"]),
+              "reviews": pd.DataFrame(reviews, columns=["CHILD", "DOB", "REVIEW", "REVIEW_CODE"])}
     return {name: _dates_as_text(df) for name, df in frames.items()}
 
 
@@ -178,6 +182,18 @@ def _placement_postcode(rng, picker, shape, group, code, adjoining, home) -> str
     return postcode
 
 
+def _reviews(rng, child, dob, entry, leaves) -> list[dict]:
+    """Statutory reviews of a period of care: about 20 working days in, 3 months after that, then
+    every 6 months; some are held late."""
+    out, due, step = [], entry + dt.timedelta(days=28), 91
+    while due <= leaves:
+        held = due + dt.timedelta(days=int(rng.integers(0, 45)) if rng.random() < 0.2 else 0)
+        out.append({"CHILD": child, "DOB": dob, "REVIEW": held,
+                    "REVIEW_CODE": rng.choice(["PN1", "PN1", "PN1", "PN2", "PN3", "PN4", "PN0"])})
+        due, step = held + dt.timedelta(days=step), 182
+    return out
+
+
 def _missing_episodes(rng, shape, child, dob, group, start, end) -> list[dict]:
     rate = shape["missing_episodes_per_year_residential" if group == "residential"
                  else "missing_episodes_per_year_foster"]
@@ -193,7 +209,7 @@ def _missing_episodes(rng, shape, child, dob, group, start, end) -> list[dict]:
 
 
 def _dates_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    for column in ("DOB", "DECOM", "DEC", "MIS_START", "MIS_END"):
+    for column in ("DOB", "DECOM", "DEC", "MIS_START", "MIS_END", "REVIEW"):
         if column in df:
             df[column] = df[column].map(lambda d: d.strftime("%d/%m/%Y") if d else "")
     return df
@@ -217,7 +233,7 @@ def write_return(returns: dict[str, dict[str, pd.DataFrame]], folder: Path,
         episodes.loc[every_40th, "PL_POST"] = episodes.loc[every_40th, "PL_POST"].str.replace(" ", "")
         episodes.loc[episodes.index % 53 == 3, "LS"] = " " + episodes["LS"] + " "
         for name, df in (("header", tables["header"]), ("episodes", episodes),
-                         ("missing", tables["missing"])):
+                         ("missing", tables["missing"]), ("reviews", tables["reviews"])):
             path = target / f"{name}.csv"
             df.to_csv(path, index=False)
             written.append(path)

@@ -88,6 +88,21 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
     assert len(run_frame([folder], config).frame) == 2
 
 
+def test_reviews_and_missing_episodes_are_counted_for_the_placement(tmp_path, config):
+    folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    # child 5's placement began 10/05/2017: reviews on 01/06/2017 and 10/05/2018 fall within 12 months,
+    # 11/05/2018 does not; child 1 (placed 14/06/2018) had none
+    (folder / "hartlepool" / "reviews.csv").write_text(
+        "CHILD,DOB,REVIEW,REVIEW_CODE\n5,20/03/2004,01/06/2017,PN1\n5,20/03/2004,10/05/2018,PN1\n"
+        "5,20/03/2004,11/05/2018,PN0\n")
+    # missing from 01/09/2017 counts (the L episode continues the placement); 01/05/2017 is before it
+    (folder / "hartlepool" / "missing.csv").write_text(
+        "CHILD,DOB,MISSING,MIS_START,MIS_END\n5,20/03/2004,M,01/09/2017,02/09/2017\n5,20/03/2004,M,01/05/2017,01/05/2017\n")
+    frame = run_frame([folder], config).frame.set_index("child_id")
+    assert list(frame["reviews_12_months"]) == [0, 2]
+    assert list(frame["missing_episodes"]) == [0, 1]
+
+
 def test_unusual_dates_are_read_with_a_note(tmp_path, config):
     episodes = [GOOD_EPISODES[0].replace("14/06/2018", "2018-06-14"), GOOD_EPISODES[1].replace("01/02/2019,P", "01/02/2019 00:00,P")]
     result = run_frame([write_return(tmp_path, GOOD_HEADER, episodes + GOOD_EPISODES[2:])], config)
