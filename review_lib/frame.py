@@ -67,7 +67,7 @@ def _table_kind(path: Path) -> str | None:
 
 
 def discover_returns(paths: list[Path], config: ReviewConfig,
-                     authority: str | None = None) -> list[AuthorityReturn]:
+                     authority: str | None = None, notes: Notes | None = None) -> list[AuthorityReturn]:
     """Group the given CSV files and folders into one set of tables per authority.
 
     The authority of a set comes from ``authority`` (one code or name for all files), else from
@@ -80,8 +80,12 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
             raise fail(path, "", "the file or folder does not exist",
                        "CSV files or folders holding SSDA903 tables (header.csv, episodes.csv ...)")
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and not LOCK_FILE.match(p.name)
-                            and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls"))
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            for lock in (p for p in found if LOCK_FILE.match(p.name)):
+                if notes is not None:
+                    notes.add("Excel or LibreOffice lock files skipped (is a table open in a spreadsheet?)", lock)
+            files += [p for p in found if not LOCK_FILE.match(p.name)
+                      and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls")]
         else:
             files.append(path)
     if not files:
@@ -993,7 +997,7 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
               geography: Geography | None = None) -> FrameResult:
     """Read the returns at ``paths`` and build the frame (the ``ooa-review frame`` stage)."""
     notes = Notes()
-    entries = discover_returns(paths, config, authority)
+    entries = discover_returns(paths, config, authority, notes)
     load_returns(entries, notes)
     checked = check_return(entries, notes)
     result = build_frame(config, checked, geography or Geography())

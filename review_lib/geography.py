@@ -218,6 +218,12 @@ class Geography:
         self._points = points
         self.version = postcode_release()
 
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The postcode points as arrays sorted by postcode number: ``code``, ``outward``, ``sector``,
+        ``easting``, ``northing``, ``district`` (row of :attr:`district_table`). Do not modify."""
+        return self._points
+
     # -- authorities --------------------------------------------------------------------
     @cached_property
     def authorities(self) -> pd.DataFrame:

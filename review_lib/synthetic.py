@@ -35,10 +35,11 @@ class _PostcodePicker:
     """Random real postcodes by upper-tier authority or postcode area; pools are found on first use."""
 
     def __init__(self, geography: Geography, rng: np.random.Generator) -> None:
-        pts = geography.upper_tier_points
+        pts = geography.arrays
         self.rng = rng
-        self.codes = pts["code"].to_numpy()
-        self.tiers = pts["upper_tier_code"].to_numpy()
+        self.codes = pts["code"]
+        self.district = pts["district"]
+        self.tier_of_district = geography.district_table["upper_tier_code"].fillna("").to_numpy(dtype=object)
         # the postcode area is the leading letters of the postcode ("TS" of TS24 8AA, "B" of B15 2TT)
         first, second = (self.codes >> np.uint64(56)) & np.uint64(255), (self.codes >> np.uint64(48)) & np.uint64(255)
         two_letters = (second >= ord("A")) & (second <= ord("Z"))
@@ -47,8 +48,8 @@ class _PostcodePicker:
 
     def _pool(self, kind: str, name: str) -> np.ndarray:
         if (kind, name) not in self.pools:
-            if kind == "tier":
-                self.pools[(kind, name)] = np.flatnonzero(self.tiers == name)
+            if kind == "tier":   # compare a few hundred districts, then pick points by district number
+                self.pools[(kind, name)] = np.flatnonzero((self.tier_of_district == name)[self.district])
             else:
                 area = ord(name[0]) * 256 + (ord(name[1]) if len(name) > 1 else 0)
                 self.pools[(kind, name)] = np.flatnonzero(self.areas == np.uint64(area))

@@ -82,7 +82,10 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
     path = folder / "hartlepool" / "episodes.csv"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
     (folder / "hartlepool" / "~$episodes.xlsx").write_bytes(b"lock")
-    assert len(run_frame([folder], config).frame) == 2
+    result = run_frame([folder], config)
+    assert len(result.frame) == 2
+    assert any("lock files skipped" in note for note in result.notes)
+    assert any("PLACE codes in lower case" in note for note in result.notes)
     header = folder / "hartlepool" / "header.csv"    # Excel on Windows: cp1252, not UTF-8
     header.write_bytes(header.read_bytes().replace(b"WBRI,,,\n", "WBRI,,Ren\u00e9e,\n".encode("cp1252"), 1))
     assert len(run_frame([folder], config).frame) == 2
