@@ -15,6 +15,8 @@ Conventions, stated in the report's methods section:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, fisher_exact
@@ -31,7 +33,13 @@ def wilson(count: int, n: int) -> tuple[float, float]:
     """95% Wilson score interval for count/n, in per cent (NaN when n is 0)."""
     if n == 0:
         return np.nan, np.nan
-    ci = binomtest(int(count), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return _wilson(int(count), int(n))
+
+
+@lru_cache(maxsize=4096)
+def _wilson(count: int, n: int) -> tuple[float, float]:
+    # the same few (count, n) pairs recur across hundreds of answers; scipy's test object is costly
+    ci = binomtest(count, n).proportion_ci(confidence_level=0.95, method="wilson")
     return 100 * ci.low, 100 * ci.high
 
 
