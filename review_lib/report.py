@@ -25,7 +25,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import nbformat
+# nbformat validates notebooks with jsonschema, which compiles IRI grammars on import when the
+# optional rfc3987-syntax package is present (JupyterLab brings it): about 2 s per build, for a
+# format nbformat's schema never uses. This process treats that package as absent.
+sys.modules.setdefault("rfc3987_syntax", None)
+import nbformat  # noqa: E402
 
 import review_lib
 from review_lib.codebook import load_codebook
@@ -154,6 +158,11 @@ async def _run_lane(lane: list[Page], parameters: dict, building: Path, resource
                 await client.async_execute()
             except Exception as exc:  # nbclient raises several kinds; each becomes words
                 raise _failure(page, nb, exc, timeout) from None
+            finally:
+                # nbclient leaves the client of a kernel it does not own connected; its heartbeat
+                # thread and sockets would otherwise hold the process open seconds after the build
+                if client.kc is not None:
+                    client.kc.stop_channels()
             export_page(page, nb, building / page.file, resources)
             progress(f"finished {page.file}")
     finally:
