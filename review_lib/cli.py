@@ -117,8 +117,10 @@ def cmd_frame(args) -> int:
     for note in result.notes:
         say(args, f"  note: {note}")
     counts = result.frame.groupby("authority").size()
-    say(args, f"Frame: {len(result.frame)} children ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
-              f"{len(result.excluded)} placements excluded with reasons. Written to {args.out}/")
+    by_authority = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if len(counts) <= 6 else \
+        f"{len(counts)} authorities, {counts.min():,} to {counts.max():,} each; see funnel.csv"
+    say(args, f"Frame: {len(result.frame):,} children ({by_authority}); "
+              f"{len(result.excluded):,} placements excluded with reasons. Written to {args.out}/")
     return 0
 
 
