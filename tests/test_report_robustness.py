@@ -119,3 +119,39 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_old_report(demo_review, tmp_path):
     assert not list(review.glob(".report-*"))
     time.sleep(1)
     assert kernels() <= running_before    # every kernel the build started has stopped
+
+
+@pytest.mark.slow
+def test_a_kernel_that_dies_stops_the_build_and_says_which_notebook(demo_review, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def kernels() -> set[str]:
+        found = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True)
+        return set(found.stdout.split())
+
+    review = tmp_path / "review"
+    shutil.copytree(demo_review, review)
+    before = (review / "report" / "index.html").read_bytes()
+    running_before = kernels()
+    build = subprocess.Popen([sys.executable, "-m", "review_lib", "report", "--review", str(review), "--force"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(120):
+        started = kernels() - running_before
+        if started:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the build had not started its kernels within 30 s")
+    time.sleep(2)
+    os.kill(int(sorted(started)[0]), signal.SIGKILL)
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 1 and "Traceback" not in err, err
+    assert "the kernel died while running it" in err and "notebook 0" in err, err
+    assert (review / "report" / "index.html").read_bytes() == before
+    assert not list(review.glob(".report-*"))
+    time.sleep(1)
+    assert kernels() <= running_before
