@@ -518,6 +518,7 @@ class CheckedReturn:
     place_numbers: np.ndarray = None
     place_codes: list[str] = None
     reviews: Stacked | None = None
+    episode_order: np.ndarray = None
 
 
 def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
@@ -557,12 +558,14 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
             postcodes[column], found = job.result()
             problems += found
     problems += _check_children(header, episodes, keys, dates)
-    problems += _check_episodes(episodes, keys["episodes"], dates)
+    # one sort of every episode by child and start serves the overlap check and the placements
+    order = np.lexsort((dates["DECOM"].view(np.int64), keys["episodes"]))
+    problems += _check_episodes(episodes, keys["episodes"], dates, order)
     if problems:
         raise InputProblems(problems, "The SSDA903 return has problems")
     place = episodes.column("PLACE").dictionary_encode()
     return CheckedReturn([e.authority_code for e in entries], header, episodes, missing, keys, dates, postcodes,
-                         place.indices.to_numpy(), place.dictionary.to_pylist(), reviews)
+                         place.indices.to_numpy(), place.dictionary.to_pylist(), reviews, order)
 
 
 def _parsed_column(stacked: Stacked, column: str, required: bool, notes: Notes) -> tuple[np.ndarray, list]:
@@ -623,7 +626,7 @@ def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict)
     return problems
 
 
-def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict) -> list[Problem]:
+def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.ndarray) -> list[Problem]:
     problems = []
     codes = set(table("ssda903_place_codes")["code"])
     place = episodes.column("PLACE").dictionary_encode()
@@ -638,7 +641,6 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict) -> list[Pro
     if len(backwards):
         problems += episodes.problems(backwards, "the episode ends (DEC) before it starts (DECOM)",
                                       "DEC on or after DECOM")
-    order = np.lexsort((start.view(np.int64), key))
     same_child = key[order][1:] == key[order][:-1]
     next_start, this_end = start[order][1:], end[order][:-1]
     overlap = same_child & (np.isnat(this_end) | (this_end > next_start))
@@ -662,7 +664,7 @@ def placements_of(checked: CheckedReturn) -> pd.DataFrame:
 
     ep, key = checked.episodes, checked.keys["episodes"]
     start, end = checked.dates["DECOM"], checked.dates["DEC"]
-    order = np.lexsort((start.view(np.int64), key))
+    order = checked.episode_order
     k = key[order]
     rne = ep.column("RNE")
     continuing = np.asarray(pc.equal(rne, "L"))[order]
