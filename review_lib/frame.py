@@ -609,7 +609,8 @@ def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict)
     order = np.argsort(keys["header"], kind="stable")
     ordered, dob = keys["header"][order], dates["DOB"][order]
     repeat = ordered[1:] == ordered[:-1]
-    conflicting = repeat & (dob[1:] != dob[:-1])
+    # a blank date of birth is its own problem, not a conflict
+    conflicting = repeat & (dob[1:] != dob[:-1]) & ~np.isnat(dob[1:]) & ~np.isnat(dob[:-1])
     if conflicting.any():
         first_line = header.line[order[:-1][conflicting]]
         other = dict(zip(order[1:][conflicting], first_line))
