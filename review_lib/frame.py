@@ -33,6 +33,10 @@ REQUIRED = {
     "reviews": ["CHILD", "REVIEW"],
 }
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
+#: dates outside these years are typing errors (a far-future DEC is read as "not ended")
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+#: optional tables: an authority may send them with no rows (no child went missing)
+OPTIONAL_TABLES = ("missing", "reviews")
 #: the columns the frame uses; the rest of an SSDA903 table is not even converted to text
 USED = {kind: set(columns) for kind, columns in REQUIRED.items() if kind != "register"}
 LOCK_FILE = re.compile(r"^(~\$|\.~lock)")
@@ -207,6 +211,10 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
         for name, code, la_code in named:
             if folder in (name, code) or folder.startswith(code):
                 return la_code
+        # a short form of one authority's name: "stockton" for Stockton-on-Tees
+        short = [la_code for name, _, la_code in named if len(folder) >= 4 and name.startswith(folder)]
+        if len(short) == 1:
+            return short[0]
     if len(config.authorities) == 1:
         return config.authorities[0].code
     raise fail(path, "", "cannot tell which authority this return belongs to",
@@ -292,7 +300,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     if missing:
         problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} (found: {', '.join(columns)})",
                                 f"the SSDA903 {kind} columns, including {', '.join(REQUIRED[kind])}"))
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
     if repeated:
         problems.append(Problem(str(path), "line 1", f"column {', '.join(repeated)} appears more than once",
                                 "each column once"))
@@ -329,7 +337,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
         raise InputProblems(problems, f"{path.name} cannot be read")
     # values are trimmed and codes upper-cased once all authorities are stacked (see Stacked)
     data = table.rename_columns([c.strip().upper() for c in table.column_names])
-    if len(data) == 0:
+    if len(data) == 0 and kind not in OPTIONAL_TABLES:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
     return Table(path, data, _line_numbers(raw, len(data)))
 
@@ -362,6 +370,7 @@ class Stacked:
 
         self.kind = kind
         self.files = [t.path for _, t in parts]
+        self.supplied_by = sorted({number for number, _ in parts})   # authorities that sent this table
         wanted = REQUIRED[kind] + [c for c in optional if c not in REQUIRED[kind]]
         tables = []
         for _, part in parts:
@@ -404,7 +413,12 @@ class Stacked:
         return len(self.line)
 
     def column(self, name: str):
-        return self.data[name].chunk(0) if self.data[name].num_chunks == 1 else self.data[name].combine_chunks()
+        import pyarrow as pa
+
+        column = self.data[name]
+        if column.num_chunks == 0:
+            return pa.array([], pa.string())
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
     def text(self, name: str, rows: np.ndarray) -> list[str]:
         return self.column(name).take(rows).to_pylist()
@@ -453,6 +467,19 @@ def parse_dates(stacked: Stacked, column: str, required: bool, problems: list[Pr
     odd = np.flatnonzero(~standard & ~blank)
     if len(odd):
         parsed[odd] = _unusual_dates(stacked, column, odd, values, problems, notes)
+    years = parsed.astype("datetime64[Y]").astype(np.int64) + 1970
+    placeholder = ~np.isnat(parsed) & (years >= LATEST_YEAR) & (column == "DEC")
+    if placeholder.any():   # "31/12/9999" written for "still open"
+        parsed[placeholder] = np.datetime64("NaT")
+        for number in np.unique(stacked.file[placeholder]):
+            notes.add(f"{column} dates in or after {LATEST_YEAR}, read as 'not ended'", stacked.files[number],
+                      int((stacked.file[placeholder] == number).sum()))
+    implausible = np.flatnonzero(~np.isnat(parsed) & ((years < EARLIEST_YEAR) | (years >= LATEST_YEAR)))
+    if len(implausible):
+        shown = values
+        problems += stacked.problems(implausible, lambda row: f"'{shown[int(row)].as_py()}' is not a plausible date",
+                                     f"dates from {EARLIEST_YEAR} to {LATEST_YEAR - 1}", column)
+        parsed[implausible] = np.datetime64("NaT")
     if required and blank.any():
         problems += stacked.problems(np.flatnonzero(blank), "the date is blank", "a date as dd/mm/YYYY", column)
     return parsed
@@ -607,15 +634,17 @@ def _child_keys(tables: list[Stacked], problems: list[Problem]) -> dict[str, np.
 def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict) -> list[Problem]:
     problems = []
     order = np.argsort(keys["header"], kind="stable")
-    ordered, dob = keys["header"][order], dates["DOB"][order]
-    repeat = ordered[1:] == ordered[:-1]
-    # a blank date of birth is its own problem, not a conflict
-    conflicting = repeat & (dob[1:] != dob[:-1]) & ~np.isnat(dob[1:]) & ~np.isnat(dob[:-1])
+    ordered = keys["header"][order]
+    # each row against the child's first known date of birth (a blank one is its own problem)
+    dated = order[~np.isnat(dates["DOB"][order])]
+    child, dob = keys["header"][dated], dates["DOB"][dated]
+    first = np.r_[True, child[1:] != child[:-1]] if len(child) else np.zeros(0, bool)
+    first_row = dated[np.maximum.accumulate(np.where(first, np.arange(len(dated)), 0))] if len(dated) else dated
+    conflicting = dob != dates["DOB"][first_row]
     if conflicting.any():
-        first_line = header.line[order[:-1][conflicting]]
-        other = dict(zip(order[1:][conflicting], first_line))
+        other = dict(zip(dated[conflicting], header.line[first_row[conflicting]]))
         problems += header.problems(
-            np.sort(order[1:][conflicting]), lambda row: f"the same child has conflicting dates of birth "
+            np.sort(dated[conflicting]), lambda row: f"the same child has conflicting dates of birth "
             f"(see also line {other[row]})", "one Header row per child (or duplicate rows that agree)",
             show_child=True)
     known = np.unique(ordered)
@@ -623,7 +652,14 @@ def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict)
     unknown = np.flatnonzero(known[at] != keys["episodes"]) if len(known) else np.arange(len(episodes))
     if len(unknown):
         problems += episodes.problems(unknown, "this child is in Episodes but not in Header",
-                                      "every CHILD in Episodes also has a Header row", show_child=True)
+                                      "every CHILD in Episodes also has a Header row (ids are compared as "
+                                      "text: 0200001 and 200001 are different children)", show_child=True)
+    born = np.full(len(known), np.datetime64("NaT"), dtype="datetime64[D]")
+    born[np.searchsorted(known, child[first])] = dob[first]
+    before_birth = np.flatnonzero((known[at] == keys["episodes"]) & (dates["DECOM"] < born[at]))
+    if len(before_birth):
+        problems += episodes.problems(before_birth, "the episode starts before the child's date of birth in Header",
+                                      "DECOM on or after DOB", "DECOM", show_child=True)
     return problems
 
 
@@ -638,13 +674,14 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.n
         problems += episodes.problems(bad, lambda row: f"'{shown[int(row)].as_py()}' is not a placement code",
                                       "the SSDA903 PLACE codes: " + " ".join(sorted(codes)), "PLACE")
     start, end = dates["DECOM"], dates["DEC"]
-    backwards = np.flatnonzero(end < start)
+    backwards = np.flatnonzero(end < start)   # NaT compares false: a bad date is reported once, as itself
     if len(backwards):
         problems += episodes.problems(backwards, "the episode ends (DEC) before it starts (DECOM)",
                                       "DEC on or after DECOM")
     same_child = key[order][1:] == key[order][:-1]
     next_start, this_end = start[order][1:], end[order][:-1]
-    overlap = same_child & (np.isnat(this_end) | (this_end > next_start))
+    dated = ~np.isnat(start[order])
+    overlap = same_child & dated[1:] & dated[:-1] & (np.isnat(this_end) | (this_end > next_start))
     if overlap.any():
         problems += episodes.problems(np.sort(order[:-1][overlap]), "this episode overlaps the child's next episode",
                                       "episodes of one child that follow one another (DEC of one <= DECOM of the next)",
@@ -711,7 +748,8 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     located = _locate(placements, candidates, checked, geography)
     reasons = _reasons(placements, in_window.to_numpy(), in_scope.to_numpy(), located, config)
     kept = np.flatnonzero(reasons == 0)
-    first = kept[np.r_[True, placements["key"].to_numpy()[kept][1:] != placements["key"].to_numpy()[kept][:-1]]]
+    kept_keys = placements["key"].to_numpy()[kept]
+    first = kept[np.r_[True, kept_keys[1:] != kept_keys[:-1]]] if len(kept) else kept
     later = np.setdiff1d(kept, first)
     reasons[later] = len(REASONS) - 1
     passed = (in_window & in_scope).to_numpy()
@@ -753,7 +791,13 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
         adjoins[number] = np.isin(tiers, list(adjoining_authorities(code, geography)))
     adjoining = adjoins[authority, tier_number]
     number_of = {code: number for number, code in enumerate(tiers)}
-    own_number = np.array([number_of.get(code, -1) for code in checked.codes])[authority]
+    unknown = [code for code in checked.codes if code not in number_of]
+    if unknown:   # else every placement would look "outside the authority"
+        raise InputProblems([Problem("review configuration", "authorities", f"{code} is not an upper-tier "
+                                     f"authority in the postcode directory ({geography.version})",
+                                     "current ONS upper-tier codes, e.g. E06000001 for Hartlepool")
+                             for code in unknown], "The review's authorities cannot be placed on the map")
+    own_number = np.array([number_of[code] for code in checked.codes])[authority]
     category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
                          ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
     return {"rows": candidates, "where": where, "home": home, "category": category, "tier": tier_of,
@@ -833,19 +877,25 @@ def _day_keys(keys: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 
 def _moves_within(placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
-    """Number of further placements each child started within ``days`` of this one starting."""
+    """Number of further placements each child started after this one, at most ``days`` later."""
     keys = _day_keys(placements["key"].to_numpy(), placements["DECOM"].to_numpy())   # sorted: child, start
     mine = keys[first]
     return np.searchsorted(keys, mine + days, side="right") - np.searchsorted(keys, mine, side="right")
 
 
 def _reviews_within(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
-    """Statutory reviews (the Reviews table) held in the ``days`` after the placement started."""
+    """Statutory reviews (the Reviews table) held from the day the placement started to ``days`` after."""
     if checked.reviews is None:
         return np.full(len(first), np.nan)
     held = np.sort(_day_keys(checked.keys["reviews"], checked.dates["REVIEW"]))
     start = _day_keys(placements["key"].to_numpy()[first], placements["DECOM"].to_numpy()[first])
-    return np.searchsorted(held, start + days, side="right") - np.searchsorted(held, start, side="left")
+    counted = np.searchsorted(held, start + days, side="right") - np.searchsorted(held, start, side="left")
+    return _unknown_unless_supplied(counted, checked.reviews, placements["authority"].to_numpy()[first])
+
+
+def _unknown_unless_supplied(counts: np.ndarray, stacked: Stacked, authority: np.ndarray) -> np.ndarray:
+    """Counts from an optional table; unknown (NaN), not 0, for authorities that did not send it."""
+    return np.where(np.isin(authority, stacked.supplied_by), counts, np.nan)
 
 
 def _missing_during(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray) -> np.ndarray:
@@ -860,7 +910,8 @@ def _missing_during(checked: CheckedReturn, placements: pd.DataFrame, first: np.
     end = placements["DEC"].to_numpy()[first]
     stop = np.where(np.isnat(end), (key.astype(np.int64) << 20) + (1 << 20) - 1,
                     _day_keys(key, np.where(np.isnat(end), placements["DECOM"].to_numpy()[first], end)))
-    return np.searchsorted(spells, stop, side="right") - np.searchsorted(spells, start, side="left")
+    counted = np.searchsorted(spells, stop, side="right") - np.searchsorted(spells, start, side="left")
+    return _unknown_unless_supplied(counted, checked.missing, placements["authority"].to_numpy()[first])
 
 
 def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, checked: CheckedReturn,
@@ -880,7 +931,8 @@ def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, chec
     scope_text = ["placement type out of scope: " + labels.get(g, "unknown") for g in groups.categories]
     reason = reasons[dropped].astype(np.int64)
     reason = np.where(reason == 2, len(REASONS) + groups.codes[dropped], reason)
-    reason_text = REASONS + scope_text
+    window = f" ({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"
+    reason_text = [REASONS[0], REASONS[1] + window] + REASONS[2:] + scope_text
     district = np.full(len(dropped), -1, dtype=np.int64)
     if len(located["rows"]):
         at = np.minimum(np.searchsorted(located["rows"], dropped), len(located["rows"]) - 1)

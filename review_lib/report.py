@@ -28,8 +28,13 @@ from pathlib import Path
 # nbformat validates notebooks with jsonschema, which compiles IRI grammars on import when the
 # optional rfc3987-syntax package is present (JupyterLab brings it): about 2 s per build, for a
 # format nbformat's schema never uses. This process treats that package as absent.
-sys.modules.setdefault("rfc3987_syntax", None)
+_absent = "rfc3987_syntax" not in sys.modules
+if _absent:
+    sys.modules["rfc3987_syntax"] = None
 import nbformat  # noqa: E402
+
+if _absent:   # only nbformat's own import is spared; anything imported later finds the package
+    del sys.modules["rfc3987_syntax"]
 
 import review_lib
 from review_lib.codebook import load_codebook
@@ -175,11 +180,13 @@ async def _stop_kernel(kernel) -> None:
 
     process = getattr(kernel.provisioner, "process", None)
     stopping = asyncio.ensure_future(kernel.shutdown_kernel(now=True))
-    while not stopping.done():
+    deadline = asyncio.get_running_loop().time() + 10
+    while not stopping.done() and asyncio.get_running_loop().time() < deadline:
         try:
-            # shielded: being cancelled again while stopping must not abandon the kernel half-stopped
-            await asyncio.shield(stopping)
-        except asyncio.CancelledError:
+            # shielded: being cancelled again while stopping must not abandon the kernel half-stopped;
+            # a kernel that will not stop within the deadline is killed below
+            await asyncio.wait_for(asyncio.shield(stopping), timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        except (asyncio.CancelledError, asyncio.TimeoutError):
             continue
         except Exception:   # jupyter_client may complain about its own state once the kernel is gone
             break

@@ -97,19 +97,19 @@ def generate(config: ReviewConfig, seed: int = 903, geography: Geography | None 
         size = int(shape["children_ever_looked_after"].get(authority.code, 500) * scale)
         adjoining = sorted(adjoining_authorities(authority.code, geography))
         returns[authority.code] = _one_authority(
-            rng, picker, shape, authority.code, adjoining, size, first_child=100001 + number * 100000)
+            rng, picker, shape, authority.code, adjoining, size, first_child=100001 + number * 100000, seed=seed)
     return returns
 
 
-def _one_authority(rng, picker, shape, code, adjoining, size, first_child) -> dict[str, pd.DataFrame]:
+def _one_authority(rng, picker, shape, code, adjoining, size, first_child, seed) -> dict[str, pd.DataFrame]:
     places = shape["placement_codes"]
     codes, weights = list(places), np.array(list(places.values()), dtype=float)
     groups = table("ssda903_place_codes").set_index("code")["group"]
     ages = shape["age_at_entry"]
     age_bands, age_weights = list(ages), np.array(list(ages.values()), dtype=float)
     header, episodes, missing, reviews = [], [], [], []
-    # reviews draw from their own stream so adding them left the rest of the return unchanged
-    review_rng = np.random.default_rng(first_child)
+    # reviews draw from their own stream (still set by the seed) so adding them left the rest unchanged
+    review_rng = np.random.default_rng([seed, first_child])
     for i in range(size):
         child = str(first_child + i)
         entry = FIRST_DAY + dt.timedelta(days=int(rng.integers((LAST_DAY - FIRST_DAY).days - 30)))

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from review_lib.errors import InputProblems
@@ -170,3 +171,46 @@ def test_case_register_in_csv_and_xlsx_gives_the_same_frame(tmp_path, config):
     (tmp_path / "csv" / "case_register.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
     with pytest.raises(InputProblems, match="line 2, column authority: 'Durham' is not one of"):
         run_frame([tmp_path / "csv"], config)
+
+
+def test_a_window_with_no_eligible_placement_gives_an_empty_frame(tmp_path, config):
+    from dataclasses import replace
+    import datetime as dt
+
+    later = replace(config, window_start=dt.date(2024, 1, 1), window_end=dt.date(2024, 12, 31))
+    result = run_frame([write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)], later)
+    assert result.frame.empty and len(result.excluded) == 6
+    assert set(result.excluded["reason"]) == {"placement started outside the review window (01/01/2024 to 31/12/2024)"}
+
+
+def test_an_optional_table_sent_by_one_authority_leaves_the_other_unknown_not_zero(tmp_path, config):
+    folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    (folder / "hartlepool" / "missing.csv").write_text("CHILD,DOB,MISSING,MIS_START,MIS_END\n")   # none went missing
+    stockton = folder / "stockton"
+    stockton.mkdir()
+    (stockton / "header.csv").write_text(HEADER + "7,1,01/01/2006,WBRI,,,\n")
+    (stockton / "episodes.csv").write_text(EPISODES + "7,01/03/2018,S,C2,N1,U4,PR4,,,,TS18 1AA,YO1 7HH,\n")
+    frame = run_frame([folder], config).frame.set_index(["authority", "child_id"])["missing_episodes"]
+    assert frame[("Hartlepool", "1")] == 0 and pd.isna(frame[("Stockton-on-Tees", "7")])
+
+
+def test_implausible_and_placeholder_dates(tmp_path, config):
+    episodes = [GOOD_EPISODES[0].replace("01/02/2019", "31/12/9999"), GOOD_EPISODES[1].replace(",,,,TS24", ",31/12/9999,,,TS24")]
+    result = run_frame([write_return(tmp_path, GOOD_HEADER, episodes[:1] + GOOD_EPISODES[2:])], config)
+    assert str(result.frame.set_index("child_id").loc["1", "placement_end"]) in ("", "nan", "NaT", "None")
+    assert any("read as 'not ended'" in note for note in result.notes)
+    with pytest.raises(InputProblems, match="'14/06/0018' is not a plausible date"):
+        run_frame([write_return(tmp_path, GOOD_HEADER, [GOOD_EPISODES[0].replace("14/06/2018", "14/06/0018")])], config)
+
+
+def test_an_episode_before_birth_and_an_unknown_authority_code_are_refused(tmp_path, config):
+    from dataclasses import replace
+
+    with pytest.raises(InputProblems, match="starts before the child's date of birth"):
+        run_frame([write_return(tmp_path, GOOD_HEADER, [GOOD_EPISODES[0].replace("14/06/2018", "14/06/2004")])],
+                  config)
+    folder = write_return(tmp_path / "b", GOOD_HEADER, GOOD_EPISODES)
+    wrong = replace(config, authorities=tuple(replace(a, code="E06009999") if a.name == "Hartlepool" else a
+                                              for a in config.authorities))
+    with pytest.raises(InputProblems, match="E06009999 is not an upper-tier authority"):
+        run_frame([folder], wrong)

@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.mark.slow
@@ -124,34 +124,35 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_old_report(demo_review, tmp_path):
 @pytest.mark.slow
 def test_a_kernel_that_dies_stops_the_build_and_says_which_notebook(demo_review, tmp_path):
     import os
+    import re
     import signal
     import subprocess
     import sys
     import time
 
-    def kernels() -> set[str]:
-        found = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True)
-        return set(found.stdout.split())
+    def kernels_of(pid: int) -> list[int]:   # only this build's kernels, never another process's
+        found = subprocess.run(["pgrep", "-P", str(pid), "-f", "ipykernel_launcher"], capture_output=True, text=True)
+        return sorted(int(p) for p in found.stdout.split())
 
     review = tmp_path / "review"
     shutil.copytree(demo_review, review)
     before = (review / "report" / "index.html").read_bytes()
-    running_before = kernels()
     build = subprocess.Popen([sys.executable, "-m", "review_lib", "report", "--review", str(review), "--force"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for _ in range(120):
-        started = kernels() - running_before
+        started = kernels_of(build.pid)
         if started:
             break
         time.sleep(0.25)
     else:
         pytest.fail("the build had not started its kernels within 30 s")
     time.sleep(2)
-    os.kill(int(sorted(started)[0]), signal.SIGKILL)
+    os.kill(started[0], signal.SIGKILL)
     _, err = build.communicate(timeout=120)
     assert build.returncode == 1 and "Traceback" not in err, err
-    assert "the kernel died while running it" in err and "notebook 0" in err, err
+    pages = "|".join(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert re.search(rf"notebook ({pages}): the kernel died while running it", err), err
     assert (review / "report" / "index.html").read_bytes() == before
     assert not list(review.glob(".report-*"))
     time.sleep(1)
-    assert kernels() <= running_before
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in started)
