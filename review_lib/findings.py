@@ -129,7 +129,9 @@ def compare_authorities(row: dict, authorities: list[str]) -> dict:
     _, p = fisher_exact([[ka, na - ka], [kb, nb - kb]])
     if p < 0.05:
         higher = a if ka / na > kb / nb else b
-        text = f"{higher} higher; a difference this large is unlikely to be chance (Fisher's exact p = {p:.3f})."
+        shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        text = (f"{higher} higher; a difference this large is unlikely to be chance (Fisher's exact {shown}), "
+                "though with many questions compared, one in twenty such results can arise by chance alone.")
     else:
         text = (f"No clear difference between the authorities (Fisher's exact p = {p:.2f}); "
                 "with samples this size only large differences could be detected.")

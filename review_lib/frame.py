@@ -12,6 +12,7 @@ step to ``funnel.csv``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 import threading
 from dataclasses import dataclass, field
@@ -647,6 +648,10 @@ def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict)
             np.sort(dated[conflicting]), lambda row: f"the same child has conflicting dates of birth "
             f"(see also line {other[row]})", "one Header row per child (or duplicate rows that agree)",
             show_child=True)
+    future = np.flatnonzero(dates["DOB"] > np.datetime64(dt.date.today()))
+    if len(future):
+        problems += header.problems(future, "the date of birth is in the future", "a date of birth before today",
+                                    "DOB", show_child=True)
     known = np.unique(ordered)
     at = np.minimum(np.searchsorted(known, keys["episodes"]), max(len(known) - 1, 0))
     unknown = np.flatnonzero(known[at] != keys["episodes"]) if len(known) else np.arange(len(episodes))

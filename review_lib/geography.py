@@ -134,7 +134,7 @@ def normalise_postcode(raw: object) -> tuple[str, str]:
     """
     if raw is None or (isinstance(raw, float) and np.isnan(raw)):
         return "", "blank"
-    text = " ".join(str(raw).upper().split())
+    text = " ".join(re.sub(r"[\u200b-\u200f\u2060\ufeff\u00ad]", "", str(raw)).upper().split())
     if not text:
         return "", "blank"
     packed = text.replace(" ", "")
@@ -173,7 +173,9 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
     values = pa.chunked_array([raw]).combine_chunks() if not isinstance(raw, pa.Array) else raw
     text = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(values.cast(pa.string()), "")))
     if not pc.all(pc.string_is_ascii(text)).as_py() or pc.any(pc.match_substring(text, "\t")).as_py():
-        text = pc.replace_substring_regex(text, r"[\s\p{Z}]+", " ")   # tabs, non-breaking spaces: rare
+        # tabs, non-breaking spaces and invisible format characters (zero-width space) pasted in: rare
+        text = pc.utf8_trim_whitespace(pc.replace_substring_regex(
+            pc.replace_substring_regex(text, r"\p{Cf}", ""), r"[\s\p{Z}]+", " "))
     packed = pc.replace_substring(text, " ", "")
     chars, length = text_matrix(packed, 8)
     letter = (chars >= ord("A")) & (chars <= ord("Z"))

@@ -188,8 +188,10 @@ def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
     def kappa_text(k, low, high) -> str:
         if k != k:
             return "not defined"
-        return f"{k + 0:.2f} ({max(low, -1) + 0:.2f} to {min(high, 1):.2f})"   # + 0 turns -0.00 into 0.00
+        def two(x) -> str:   # rounded first, so -0.004 shows as 0.00, not -0.00
+            return f"{round(x, 2) + 0.0:.2f}"
+        return f"{two(k)} ({two(max(low, -1))} to {two(min(high, 1))})"
     shown = reliability.assign(
         kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])],
-        alpha=reliability["alpha"].round(2) + 0.0)
+        alpha=[round(a, 2) + 0.0 if a == a else a for a in reliability["alpha"]])
     return shown[["report_label", "cases", "percent_agreement", "kappa_ci", "alpha", "prevalence_percent", "reading"]]
