@@ -99,7 +99,8 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
         for yy, p, nn in zip(y, pct, n):
             label = f"n={count_text(nn)}" if not np.isnan(p) else ("suppressed" if nn else "")
             if label:
-                ax.annotate(label.replace("fewer than 5", "<5"), (101, yy), fontsize=7, color="#444444",
+                # clear of a marker at 100% and its cap
+                ax.annotate(label.replace("fewer than 5", "<5"), (104, yy), fontsize=8, color="#444444",
                             va="center", annotation_clip=False)
     ax.set_yticks(np.arange(len(rows)), [f"{l}: {h}" for l, h in zip(rows["report_label"], rows["headline_answer"])])
     ax.set_ylim(len(rows) - 0.5, -0.5)
