@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name ooa-review --display-name "OOA review (project .venv)" >/dev/null
+	@# the postcode points cache, made once here rather than on the first run of a stage
+	$(BIN)/python -c "from review_lib.geography import load_points; load_points()"
 	@touch $(STAMP)
 
 install: $(STAMP)
