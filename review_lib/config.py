@@ -48,6 +48,11 @@ class ReviewConfig:
         """Teams or authorities a reviewer manages: they are never given those cases."""
         return dict(self.manages).get(reviewer, ())
 
+    @property
+    def names_by_code(self) -> dict[str, str]:
+        """Each authority's name by its code."""
+        return {la.code: la.name for la in self.authorities}
+
     def authority(self, key: str) -> Authority:
         """Find an authority by code, name or review-ID prefix (case-insensitive)."""
         wanted = slug(key)

@@ -398,10 +398,8 @@ class Stacked:
             column = pc.utf8_trim_whitespace(self.data[name])
             if name in CODE_COLUMNS:
                 upper = pc.utf8_upper(column)
-                changed = np.asarray(pc.not_equal(upper, column))
-                for number in np.flatnonzero(np.bincount(self.file[changed], minlength=len(self.files))):
-                    notes.add(f"{name} codes in lower case, read in upper case", self.files[number],
-                              int((self.file[changed] == number).sum()))
+                self.note(notes, f"{name} codes in lower case, read in upper case",
+                          np.asarray(pc.not_equal(upper, column)))
                 column = upper
             columns[name] = column
             nonblank |= np.asarray(pc.not_equal(column, ""))
@@ -420,6 +418,12 @@ class Stacked:
         if column.num_chunks == 0:
             return pa.array([], pa.string())
         return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+    def note(self, notes: Notes, message: str, rows: np.ndarray) -> None:
+        """Tell the user about ``rows`` (a mask or row numbers), counted per file."""
+        counts = np.bincount(self.file[rows], minlength=len(self.files))
+        for number in np.flatnonzero(counts):
+            notes.add(message, self.files[number], int(counts[number]))
 
     def text(self, name: str, rows: np.ndarray) -> list[str]:
         return self.column(name).take(rows).to_pylist()
@@ -472,9 +476,7 @@ def parse_dates(stacked: Stacked, column: str, required: bool, problems: list[Pr
     placeholder = ~np.isnat(parsed) & (years >= LATEST_YEAR) & (column == "DEC")
     if placeholder.any():   # "31/12/9999" written for "still open"
         parsed[placeholder] = np.datetime64("NaT")
-        for number in np.unique(stacked.file[placeholder]):
-            notes.add(f"{column} dates in or after {LATEST_YEAR}, read as 'not ended'", stacked.files[number],
-                      int((stacked.file[placeholder] == number).sum()))
+        stacked.note(notes, f"{column} dates in or after {LATEST_YEAR}, read as 'not ended'", placeholder)
     implausible = np.flatnonzero(~np.isnat(parsed) & ((years < EARLIEST_YEAR) | (years >= LATEST_YEAR)))
     if len(implausible):
         shown = values
@@ -498,9 +500,7 @@ def _unusual_dates(stacked: Stacked, column: str, rows: np.ndarray, values, prob
         these = parsed.isna() & text.str.match(pattern)
         if these.any():
             parsed[these] = pd.to_datetime(text[these].str[:10], format=fmt, errors="coerce")
-            for file in np.unique(stacked.file[rows[these.to_numpy()]]):
-                count = int((stacked.file[rows[these.to_numpy()]] == file).sum())
-                notes.add(f"{column} dates {message}", stacked.files[file], count)
+            stacked.note(notes, f"{column} dates {message}", rows[these.to_numpy()])
     bad = parsed.isna().to_numpy()
     if bad.any():
         shown = text.to_numpy()
@@ -547,6 +547,7 @@ class CheckedReturn:
     place_codes: list[str] = None
     reviews: Stacked | None = None
     episode_order: np.ndarray = None
+    births: tuple[np.ndarray, np.ndarray] = None   # (child keys sorted, first known date of birth)
 
 
 def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
@@ -585,15 +586,16 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         for column, job in located.items():
             postcodes[column], found = job.result()
             problems += found
-    problems += _check_children(header, episodes, keys, dates)
+    births = _birth_dates(keys["header"], dates["DOB"])
+    problems += _check_children(header, episodes, keys, dates, births)
     # one sort of every episode by child and start serves the overlap check and the placements
     order = np.lexsort((dates["DECOM"].view(np.int64), keys["episodes"]))
-    problems += _check_episodes(episodes, keys["episodes"], dates, order)
+    place = episodes.column("PLACE").dictionary_encode()
+    problems += _check_episodes(episodes, keys["episodes"], dates, order, place)
     if problems:
         raise InputProblems(problems, "The SSDA903 return has problems")
-    place = episodes.column("PLACE").dictionary_encode()
     return CheckedReturn([e.authority_code for e in entries], header, episodes, missing, keys, dates, postcodes,
-                         place.indices.to_numpy(), place.dictionary.to_pylist(), reviews, order)
+                         place.indices.to_numpy(), place.dictionary.to_pylist(), reviews, order, births)
 
 
 def _parsed_column(stacked: Stacked, column: str, required: bool, notes: Notes) -> tuple[np.ndarray, list]:
@@ -632,35 +634,53 @@ def _child_keys(tables: list[Stacked], problems: list[Problem]) -> dict[str, np.
     return keys
 
 
-def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict) -> list[Problem]:
+def _birth_dates(header_keys: np.ndarray, dob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every child in Header (sorted keys) with their first known date of birth (NaT if none)."""
+    known = np.unique(header_keys)
+    dated = np.argsort(header_keys, kind="stable")
+    dated = dated[~np.isnat(dob[dated])]
+    child = header_keys[dated]
+    first = _first_per_child(np.arange(len(dated)), child)
+    born = np.full(len(known), np.datetime64("NaT"), dtype="datetime64[D]")
+    born[np.searchsorted(known, child[first])] = dob[dated[first]]
+    return known, born
+
+
+def _first_per_child(rows: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The first of ``rows`` (ordered by child) for each child."""
+    chosen = key[rows]
+    return rows[np.r_[True, chosen[1:] != chosen[:-1]]] if len(rows) else rows
+
+
+def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict,
+                    births: tuple[np.ndarray, np.ndarray]) -> list[Problem]:
     problems = []
-    order = np.argsort(keys["header"], kind="stable")
-    ordered = keys["header"][order]
+    known, born = births
     # each row against the child's first known date of birth (a blank one is its own problem)
-    dated = order[~np.isnat(dates["DOB"][order])]
-    child, dob = keys["header"][dated], dates["DOB"][dated]
-    first = np.r_[True, child[1:] != child[:-1]] if len(child) else np.zeros(0, bool)
-    first_row = dated[np.maximum.accumulate(np.where(first, np.arange(len(dated)), 0))] if len(dated) else dated
-    conflicting = dob != dates["DOB"][first_row]
+    dob = dates["DOB"]
+    in_known = np.searchsorted(known, keys["header"])
+    conflicting = ~np.isnat(dob) & ~np.isnat(born[in_known]) & (dob != born[in_known])
     if conflicting.any():
-        other = dict(zip(dated[conflicting], header.line[first_row[conflicting]]))
+        # the row each conflicting one disagrees with: the child's first row giving that date
+        agreeing = np.flatnonzero(~np.isnat(dob) & (dob == born[in_known]))
+        agreeing = _first_per_child(agreeing[np.argsort(keys["header"][agreeing], kind="stable")], keys["header"])
+        rows = np.flatnonzero(conflicting)
+        where = np.searchsorted(keys["header"][agreeing], keys["header"][rows])
+        other = dict(zip(rows, header.line[agreeing[where]]))
         problems += header.problems(
-            np.sort(dated[conflicting]), lambda row: f"the same child has conflicting dates of birth "
+            rows, lambda row: f"the same child has conflicting dates of birth "
             f"(see also line {other[row]})", "one Header row per child (or duplicate rows that agree)",
             show_child=True)
     future = np.flatnonzero(dates["DOB"] > np.datetime64(dt.date.today()))
     if len(future):
         problems += header.problems(future, "the date of birth is in the future", "a date of birth before today",
                                     "DOB", show_child=True)
-    known = np.unique(ordered)
     at = np.minimum(np.searchsorted(known, keys["episodes"]), max(len(known) - 1, 0))
     unknown = np.flatnonzero(known[at] != keys["episodes"]) if len(known) else np.arange(len(episodes))
     if len(unknown):
         problems += episodes.problems(unknown, "this child is in Episodes but not in Header",
                                       "every CHILD in Episodes also has a Header row (ids are compared as "
                                       "text: 0200001 and 200001 are different children)", show_child=True)
-    born = np.full(len(known), np.datetime64("NaT"), dtype="datetime64[D]")
-    born[np.searchsorted(known, child[first])] = dob[first]
     before_birth = np.flatnonzero((known[at] == keys["episodes"]) & (dates["DECOM"] < born[at]))
     if len(before_birth):
         problems += episodes.problems(before_birth, "the episode starts before the child's date of birth in Header",
@@ -668,10 +688,9 @@ def _check_children(header: Stacked, episodes: Stacked, keys: dict, dates: dict)
     return problems
 
 
-def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.ndarray) -> list[Problem]:
+def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.ndarray, place) -> list[Problem]:
     problems = []
     codes = set(table("ssda903_place_codes")["code"])
-    place = episodes.column("PLACE").dictionary_encode()
     valid = np.isin(np.asarray(place.dictionary.to_pylist(), dtype=object), list(codes))
     bad = np.flatnonzero(~valid[place.indices.to_numpy()])
     if len(bad):
@@ -753,8 +772,7 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     located = _locate(placements, candidates, checked, geography)
     reasons = _reasons(placements, in_window.to_numpy(), in_scope.to_numpy(), located, config)
     kept = np.flatnonzero(reasons == 0)
-    kept_keys = placements["key"].to_numpy()[kept]
-    first = kept[np.r_[True, kept_keys[1:] != kept_keys[:-1]]] if len(kept) else kept
+    first = _first_per_child(kept, placements["key"].to_numpy())
     later = np.setdiff1d(kept, first)
     reasons[later] = len(REASONS) - 1
     passed = (in_window & in_scope).to_numpy()
@@ -789,7 +807,6 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
     tiers, tier_of_district = np.unique(np.append(districts["upper_tier_code"].fillna("").to_numpy(dtype=str), ""),
                                         return_inverse=True)
     tier_number = tier_of_district[where["district"]]    # district -1 (not located) takes the last: ""
-    tier_of = tiers.astype(object)[tier_number]
     authority = placements["authority"].to_numpy()[candidates]
     adjoins = np.zeros((len(checked.codes), len(tiers)), dtype=bool)
     for number, code in enumerate(checked.codes):
@@ -805,7 +822,7 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
     own_number = np.array([number_of[code] for code in checked.codes])[authority]
     category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
                          ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
-    return {"rows": candidates, "where": where, "home": home, "category": category, "tier": tier_of,
+    return {"rows": candidates, "where": where, "home": home, "category": category,
             "districts": districts, "district_codes": np.asarray(districts["district_code"], dtype=object),
             "miles": miles_between(home["easting"], home["northing"], where["easting"], where["northing"])}
 
@@ -826,7 +843,7 @@ def _frame_rows(placements: pd.DataFrame, first: np.ndarray, located: dict, chec
     at = np.searchsorted(located["rows"], first)
     where, home = located["where"], located["home"]
     described = located["districts"].reindex(where["district"][at])
-    names = {a.code: a.name for a in config.authorities}
+    names = config.names_by_code
     codes = np.asarray(checked.codes, dtype=object)[placements["authority"].to_numpy()[first]]
     start, end = placements["DECOM"].to_numpy()[first], placements["DEC"].to_numpy()[first]
     frame = pd.DataFrame({
@@ -864,9 +881,8 @@ def _arrow_text(values) -> pd.Series:
 
 
 def _dates_of_birth(checked: CheckedReturn, keys: np.ndarray) -> np.ndarray:
-    order = np.argsort(checked.keys["header"], kind="stable")
-    known = checked.keys["header"][order]
-    return checked.dates["DOB"][order][np.searchsorted(known, keys)]
+    known, born = checked.births
+    return born[np.searchsorted(known, keys)]
 
 
 def _age_on(dob: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -944,8 +960,7 @@ def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, chec
         looked_up = located["rows"][at] == dropped
         district[looked_up] = located["where"]["district"][at[looked_up]]
     hosts = located["districts"]["upper_tier_name"].fillna("").astype(str).tolist() + [""]
-    by_code = {a.code: a.name for a in config.authorities}
-    names = [by_code[c] for c in checked.codes]
+    names = [config.names_by_code[c] for c in checked.codes]
     return pd.DataFrame({
         "authority": _categories(placements["authority"].to_numpy()[dropped], names),
         "CHILD": pd.array(checked.episodes.column("CHILD").take(pa.array(rows)), dtype=pd.ArrowDtype(pa.string())),
@@ -967,12 +982,12 @@ def _funnel(placements: pd.DataFrame, steps: list[tuple[str, np.ndarray]], order
             config: ReviewConfig) -> pd.DataFrame:
     """Placements and children left after each rule, per authority."""
     authority, key = placements["authority"].to_numpy(), placements["key"].to_numpy()
-    names = {a.code: a.name for a in config.authorities}
+    names = config.names_by_code
     rows = []
     counts = []
     for step, mask in steps:
         kept = np.flatnonzero(mask)
-        child_first = kept[np.r_[True, key[kept][1:] != key[kept][:-1]]] if len(kept) else kept
+        child_first = _first_per_child(kept, key)
         counts.append((step, np.bincount(authority[kept], minlength=len(order)),
                        np.bincount(authority[child_first], minlength=len(order))))
     for number, code in enumerate(order):

@@ -58,9 +58,13 @@ def postcode_codes(packed) -> np.ndarray:
     The characters' bytes, big-endian and zero padded, so numbers sort as the text does and a
     look-up among 2.7 million postcodes is one binary search per value.
     """
-    matrix, _ = text_matrix(packed, 8)
-    matrix[:, 7] = 0
-    return np.ascontiguousarray(matrix).view(">u8").ravel().astype(np.uint64)
+    return _as_numbers(text_matrix(packed, 8)[0])
+
+
+def _as_numbers(chars: np.ndarray) -> np.ndarray:
+    """Rows of up to 7 postcode bytes (an ``(n, 8)`` matrix) as big-endian 64-bit numbers."""
+    chars[:, 7] = 0
+    return np.ascontiguousarray(chars).view(">u8").ravel().astype(np.uint64)
 
 
 def postcode_text(codes: np.ndarray) -> np.ndarray:
@@ -147,17 +151,17 @@ def normalise_postcode(raw: object) -> tuple[str, str]:
     return text, "invalid"
 
 
-def _outward_ok(chars: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Rows whose first ``length`` characters form an outward code: A9, A99, A9A, AA9, AA99, AA9A."""
-    letter = (chars >= ord("A")) & (chars <= ord("Z"))
-    digit = (chars >= ord("0")) & (chars <= ord("9"))
-    rows = np.arange(len(chars))
+def _outward_ok(letter: np.ndarray, digit: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Rows whose first ``length`` characters form an outward code: A9, A99, A9A, AA9, AA99, AA9A.
+
+    ``letter`` and ``digit`` say, per row and position, what kind of character stands there.
+    """
+    rows = np.arange(len(letter))
     ok = letter[:, 0] & (length >= 2) & (length <= 4)
-    two = letter[:, 1]                     # a second letter: AA9...
-    third = np.where(two, 2, 1)            # where the district's digit must be
-    ok &= digit[rows, np.minimum(third, chars.shape[1] - 1)]
+    third = np.where(letter[:, 1], 2, 1)   # where the district's digit must be (after one or two letters)
+    ok &= digit[rows, third]
     # after that digit at most one more letter or digit
-    ok &= (length == third + 1) | ((length == third + 2) & (letter | digit)[rows, np.minimum(third + 1, chars.shape[1] - 1)])
+    ok &= (length == third + 1) | ((length == third + 2) & (letter | digit)[rows, third + 1])
     return ok
 
 
@@ -183,11 +187,11 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(len(chars))
     level = np.full(len(chars), INVALID, dtype=np.int8)
     level[length == 0] = BLANK
-    level[_outward_ok(chars, length)] = DISTRICT_LEVEL
+    level[_outward_ok(letter, digit, length)] = DISTRICT_LEVEL
     # a sector is an outward code, a space, then the inward digit: "TS18 1"
     last = np.clip(length - 1, 0, 7)
     spaced = pc.utf8_length(text).to_numpy() > length
-    sector = spaced & digit[rows, last] & _outward_ok(chars, length - 1)
+    sector = spaced & digit[rows, last] & _outward_ok(letter, digit, length - 1)
     if sector.any():   # the space must sit just before the digit ("T S181" is not a sector)
         candidates = np.flatnonzero(sector)
         head = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(text.take(candidates), 0, -1))
@@ -195,10 +199,9 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
     level[sector] = SECTOR_LEVEL
     inward = (length >= 5) & (length <= 7) & digit[rows, np.clip(length - 3, 0, 7)] & \
         letter[rows, np.clip(length - 2, 0, 7)] & letter[rows, last]
-    level[inward & _outward_ok(chars, length - 3)] = FULL_LEVEL
+    level[inward & _outward_ok(letter, digit, length - 3)] = FULL_LEVEL
     chars[length > 7] = 0     # too long to be a postcode: invalid, and no number needed
-    chars[:, 7] = 0
-    return level, np.ascontiguousarray(chars).view(">u8").ravel().astype(np.uint64)
+    return level, _as_numbers(chars)
 
 
 class Geography:

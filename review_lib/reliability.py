@@ -183,15 +183,19 @@ def summary(reliability: pd.DataFrame, answers: pd.DataFrame) -> str:
             "cases coded twice, figures for a single question are indicative only.")
 
 
+def _two_places(x: float) -> float:
+    """Rounded to two places first, so -0.004 shows as 0.00, never -0.00 (NaN stays NaN)."""
+    return round(x, 2) + 0.0 if x == x else x
+
+
 def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
     """The reliability table for the report: kappa with its interval in one cell (kappa lies in -1..1)."""
     def kappa_text(k, low, high) -> str:
         if k != k:
             return "not defined"
-        def two(x) -> str:   # rounded first, so -0.004 shows as 0.00, not -0.00
-            return f"{round(x, 2) + 0.0:.2f}"
+        two = lambda x: f"{_two_places(x):.2f}"
         return f"{two(k)} ({two(max(low, -1))} to {two(min(high, 1))})"
     shown = reliability.assign(
         kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])],
-        alpha=[round(a, 2) + 0.0 if a == a else a for a in reliability["alpha"]])
+        alpha=[_two_places(a) for a in reliability["alpha"]])
     return shown[["report_label", "cases", "percent_agreement", "kappa_ci", "alpha", "prevalence_percent", "reading"]]

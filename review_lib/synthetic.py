@@ -56,7 +56,7 @@ class _PostcodePicker:
         return self.pools[(kind, name)]
 
     def _pick(self, pool: np.ndarray) -> str:
-        key = postcode_text(self.codes[pool[self.rng.integers(len(pool))]:][:1])[0]
+        key = postcode_text(self.codes[[pool[self.rng.integers(len(pool))]]])[0]
         return f"{key[:-3]} {key[-3:]}"
 
     def in_tier(self, codes: list[str]) -> str:
