@@ -63,10 +63,11 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
         kinds = unknown | columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
         shown = suppress_table(shown, kinds)
     for column in shown.columns:
-        def fmt(v, pattern="{:,.1f}"):
-            return "" if pd.isna(v) else v if isinstance(v, str) else pattern.format(v)
+        def fmt(v, pattern="{:,.1f}", places=1):
+            # rounded before formatting (+ 0.0 drops the sign of a negative zero): never "-0.0"
+            return "" if pd.isna(v) else v if isinstance(v, str) else pattern.format(round(v, places) + 0.0)
         if column in percent_columns:
-            shown[column] = shown[column].map(lambda v: fmt(v, "{:.0f}%"))
+            shown[column] = shown[column].map(lambda v: fmt(v, "{:.0f}%", 0))
         elif pd.api.types.is_float_dtype(df[column] if column in df else shown[column]):
             shown[column] = shown[column].map(fmt)
     shown = shown.rename(columns=lambda c: columns["label"].get(c, c))

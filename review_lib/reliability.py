@@ -196,6 +196,5 @@ def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
         two = lambda x: f"{_two_places(x):.2f}"
         return f"{two(k)} ({two(max(low, -1))} to {two(min(high, 1))})"
     shown = reliability.assign(
-        kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])],
-        alpha=[_two_places(a) for a in reliability["alpha"]])
+        kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])])
     return shown[["report_label", "cases", "percent_agreement", "kappa_ci", "alpha", "prevalence_percent", "reading"]]
