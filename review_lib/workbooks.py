@@ -153,7 +153,17 @@ def build_workbook(cases: pd.DataFrame, reviewer: str, config: ReviewConfig, cod
                      facts_checksum(config.review_code, codebook.fingerprint, case["review_id"], facts)])
     meta.sheet_state = "hidden"
     _start_sheet(start, cases, reviewer, config, codebook, rows, last_row, synthetic)
+    for ws in wb.worksheets:
+        if ws.sheet_state == "visible":
+            _print_one_page_wide(ws)
     return wb
+
+
+def _print_one_page_wide(ws) -> None:
+    """Print on landscape pages one sheet wide, for reviewers who annotate on paper."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _write_lists(wb: Workbook, codebook: Codebook) -> dict[str, str]:
@@ -215,10 +225,6 @@ def _case_sheet(ws, case, facts, codebook, fact_rows, rows, list_ranges, synthet
         ws.column_dimensions[col].width = width
     for col in (COL_KEY, COL_TODO):
         ws.column_dimensions[col].hidden = True
-    # printed on landscape pages one form wide, headings repeated, for reviewers who annotate on paper
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"{header}:{header}"
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
