@@ -486,6 +486,20 @@ def coding_summary(completion: pd.DataFrame, issues: pd.DataFrame) -> str:
             f"difference{'s' if notes != 1 else ''} (case, spacing, dates typed as text) that were read safely.")
 
 
+def codings_by_reviewer(completion: pd.DataFrame) -> pd.DataFrame:
+    """Codings per reviewer (rows) and status (columns)."""
+    return completion.groupby(["reviewer", "status"]).size().unstack(fill_value=0)
+
+
+def authority_coverage(review: "Review", authority: str) -> str:
+    """How many of an authority's sampled case files were coded, and from how many children, in words."""
+    sampled = int(review.sample["authority"].eq(authority).sum())
+    coded = review.answers.loc[review.answers["authority"] == authority, "review_id"].nunique()
+    children = int(review.frame["authority"].eq(authority).sum())
+    return (f"**{authority}**: {coded} of {sampled} sampled case files coded, from {children} children "
+            "placed out of area in the review window.")
+
+
 def codebook_summary(codebook: Codebook) -> tuple[str, pd.DataFrame]:
     """The codebook in a sentence, and its questions counted by section (in report order)."""
     questions = codebook.questions

@@ -114,3 +114,17 @@ def test_published_side_by_side_and_unlisted_count_columns_hide_small_numbers():
     assert list(table["A"]) == ["c", "c"] and list(table["B"]) == ["c", "c"]
     assert ">2<" not in html and ">c<" in html
     assert list(side_by_side(headlines, ["A"])["A"]) == ["12 of 15 (80%)", "3 of 20 (15%)"]
+
+
+def test_coverage_and_codings_by_reviewer_are_counted_from_the_tables(config):
+    from review_lib.codebook import load_codebook
+    from review_lib.findings import Review, authority_coverage, codings_by_reviewer
+
+    completion = pd.DataFrame({"reviewer": ["A", "A", "B"], "status": ["Complete", "In progress", "Complete"]})
+    assert codings_by_reviewer(completion).loc["A"].tolist() == [1, 1]
+    tables = {"sample": pd.DataFrame({"authority": ["Hartlepool"] * 3 + ["Stockton-on-Tees"]}),
+              "answers": pd.DataFrame({"authority": ["Hartlepool"] * 3, "review_id": ["H-01", "H-01", "H-02"]}),
+              "frame": pd.DataFrame({"authority": ["Hartlepool"] * 7})}
+    text = authority_coverage(Review(tables, config, load_codebook(), None), "Hartlepool")
+    assert text == ("**Hartlepool**: 2 of 3 sampled case files coded, from 7 children placed out of area "
+                    "in the review window.")
