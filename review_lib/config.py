@@ -159,27 +159,22 @@ def text_matrix(values, width: int) -> tuple[np.ndarray, np.ndarray]:
 
     Fixed-width codes (postcodes, dd/mm/YYYY dates) are then read with whole-array arithmetic
     instead of a Python call per value: at national scale that is the difference between
-    seconds and a fraction of one.
+    seconds and a fraction of one. Arrow pads and cuts every string to ``width`` bytes, so the
+    matrix is the padded text's own buffer, reshaped.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     array = pa.chunked_array([values]).combine_chunks() if not isinstance(values, pa.Array) else values
-    array = array.cast(pa.large_string()) if array.type != pa.large_string() else array
-    n = len(array)
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + n + 1]
-    data = array.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
-    if array.null_count:
-        lengths = np.where(np.asarray(array.is_null()), 0, lengths)
-    if n == 0 or len(data) == 0:
-        return np.zeros((n, width), dtype=np.uint8), lengths
-    # gather every row's bytes at once (positions past a string's end are blanked after)
-    at = offsets[:-1, None] + np.arange(width)
-    np.minimum(at, len(data) - 1, out=at)
-    matrix = data[at]
-    matrix[np.arange(width) >= lengths[:, None]] = 0
-    return matrix, lengths
+    array = pc.fill_null(array.cast(pa.string()), "")
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    # padding counts characters, not bytes: a longer non-ASCII string is then cut to ``width`` bytes
+    fixed = pc.binary_slice(pc.utf8_rpad(array, width, "\0").cast(pa.binary()), 0, width)
+    if len(fixed) == 0:
+        return np.zeros((0, width), dtype=np.uint8), lengths
+    first = int(np.frombuffer(fixed.buffers()[1], dtype=np.int32)[fixed.offset])
+    data = np.frombuffer(fixed.buffers()[2], dtype=np.uint8)
+    return data[first:first + len(fixed) * width].reshape(len(fixed), width), lengths   # read-only
 
 
 def age_groups(ages: pd.Series) -> pd.Series:

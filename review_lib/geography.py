@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +175,19 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     values = pa.chunked_array([raw]).combine_chunks() if not isinstance(raw, pa.Array) else raw
+    if len(values) > 10_000:   # a child's home postcode repeats on every episode: classify each once
+        distinct = pc.dictionary_encode(values, null_encoding="encode")
+        if len(distinct.dictionary) < len(values) // 2:
+            indices = distinct.indices.to_numpy(zero_copy_only=False)
+            level, codes = _classify_distinct(distinct.dictionary)
+            return level[indices], codes[indices]
+    return _classify_distinct(values)
+
+
+def _classify_distinct(values) -> tuple[np.ndarray, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(values.cast(pa.string()), "")))
     if not pc.all(pc.string_is_ascii(text)).as_py() or pc.any(pc.match_substring(text, "\t")).as_py():
         # tabs, non-breaking spaces and invisible format characters (zero-width space) pasted in: rare
@@ -200,7 +213,7 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
     inward = (length >= 5) & (length <= 7) & digit[rows, np.clip(length - 3, 0, 7)] & \
         letter[rows, np.clip(length - 2, 0, 7)] & letter[rows, last]
     level[inward & _outward_ok(letter, digit, length - 3)] = FULL_LEVEL
-    chars[length > 7] = 0     # too long to be a postcode: invalid, and no number needed
+    chars = np.where((length > 7)[:, None], 0, chars)     # too long to be a postcode: invalid, no number
     return level, _as_numbers(chars)
 
 
@@ -400,10 +413,16 @@ def adjoining_authorities(authority_code: str, geography: Geography | None = Non
     by ``scripts/derive_adjacency.py``, see its docstring); an authority missing from that table
     is derived on the spot from ``geography``, which must then hold the whole country.
     """
-    adjacency = table("adjoining_authorities")
-    listed = adjacency[adjacency["authority_code"] == authority_code]
-    if not listed.empty:
-        return set(listed["adjoining_code"])
+    listed = _adjacency().get(authority_code)
+    if listed:
+        return set(listed)
     if geography is None:
         geography = Geography()
     return set(geography.adjoining(authority_code)["upper_tier_code"])
+
+
+@lru_cache(maxsize=1)
+def _adjacency() -> dict[str, frozenset[str]]:
+    """The adjacency table as a look-up (a national frame asks for 150 authorities' neighbours)."""
+    adjacency = table("adjoining_authorities")
+    return {code: frozenset(rows) for code, rows in adjacency.groupby("authority_code")["adjoining_code"]}
