@@ -6,7 +6,8 @@ them, with real postcodes at home, in adjoining authorities and far away. Then, 
 process so that peak memory is the stage's own:
   floor  - pyarrow.csv reading every table (all columns as text);
   frame  - `ooa-review frame` over the same folders.
-Target: ratio <= 3 and peak RSS <= 1.5 GB on a 2-core machine.
+Target: ratio <= 3 and peak RSS <= 1.5 GB on a 2-core machine. The frame shares a large return
+between worker processes, so its memory is the sum over the process and its workers.
 
     .venv/bin/python benchmarks/frame_scale.py [--episodes N]
 """
@@ -84,13 +85,37 @@ def make_return(folder: Path, episodes: int, seed: int = 2020) -> tuple[Path, in
     return path, len(codes)
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (Linux /proc; 0 elsewhere)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue   # the process ended while being read
+    return total / 1024
+
+
 def run_timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process."""
+    """Wall seconds and peak memory (MB) of a child process: the largest sum of the resident memory
+    of it and its own worker processes, sampled every 10 ms, or the kernel's peak for the largest
+    single process where that is higher (a peak shorter than 10 ms)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mb(process.pid))
+        time.sleep(0.01)
     seconds = time.perf_counter() - start
-    return seconds, max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    if process.returncode:
+        raise SystemExit(f"{command[2:5]} failed with exit status {process.returncode}")
+    single = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    return seconds, max(peak, single)
 
 
 FLOOR = """
@@ -110,8 +135,10 @@ def main() -> None:
         config, authorities = make_return(data, args.episodes)
         print(f"made {args.episodes:,} episodes for {authorities} authorities", flush=True)
         floor, _ = min(run_timed([sys.executable, "-c", FLOOR, str(data)]) for _ in range(2))
-        frame, rss = run_timed([sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
-                                "--ssda903", str(data), "--out", str(Path(tmp) / "frame")])
+        # each measured twice and the faster run kept, the same for both (a busy machine only slows)
+        runs = [run_timed([sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
+                           "--ssda903", str(data), "--out", str(Path(tmp) / f"frame{run}")]) for run in range(2)]
+        frame, rss = min(seconds for seconds, _ in runs), max(peak for _, peak in runs)
     ratio = frame / floor
     print(f"pyarrow.csv alone: {floor:.1f} s; frame: {frame:.1f} s; frame peak RSS {rss:,.0f} MB")
     print(f"frame_scale ratio: {ratio:.2f} (target <= {TARGET_RATIO}), peak RSS {rss:,.0f} MB "

@@ -55,11 +55,7 @@ class ReviewConfig:
 
     def authority(self, key: str) -> Authority:
         """Find an authority by code, name or review-ID prefix (case-insensitive)."""
-        wanted = slug(key)
-        for la in self.authorities:
-            if wanted in (slug(la.code), slug(la.name), slug(la.prefix)):
-                return la
-        raise KeyError(key)
+        return _authorities_by_slug(self.authorities)[slug(key)]
 
     def to_dict(self) -> dict:
         """The settings as plain values, for the run manifest."""
@@ -75,6 +71,15 @@ class ReviewConfig:
             "minimum_per_stratum": self.minimum_per_stratum,
             "reviewers": list(self.reviewers),
         }
+
+
+@lru_cache(maxsize=8)
+def _authorities_by_slug(authorities: tuple[Authority, ...]) -> dict[str, Authority]:
+    # a national run asks for 150 authorities by code: one look-up table, not 150 x 150 comparisons
+    found: dict[str, Authority] = {}
+    for la in reversed(authorities):   # the first authority wins a shared name, as a search would
+        found.update({slug(la.code): la, slug(la.name): la, slug(la.prefix): la})
+    return found
 
 
 def _reviewer_name(entry) -> str:

@@ -260,6 +260,13 @@ class Notes:
             entry[0] += count
             entry[1].append(Path(path).name if len(entry[1]) else str(path))
 
+    def merge(self, counts: dict[str, list]) -> None:
+        """Add the counts another process made (see :attr:`counts`)."""
+        for message, (count, files) in counts.items():
+            entry = self.counts.setdefault(message, [0, []])
+            entry[0] += count
+            entry[1] += files
+
     def lines(self) -> list[str]:
         out = []
         for message, (count, files) in self.counts.items():
@@ -1089,15 +1096,86 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = None,
-              geography: Geography | None = None) -> FrameResult:
-    """Read the returns at ``paths`` and build the frame (the ``ooa-review frame`` stage)."""
+              geography: Geography | None = None, processes: int | None = None) -> FrameResult:
+    """Read the returns at ``paths`` and build the frame (the ``ooa-review frame`` stage).
+
+    A large return (a region's or the country's) is split between ``processes`` worker
+    processes (default: one per CPU core), each reading, checking and framing a share of the
+    authorities; the shares are then put back together in the authorities' order. Authorities
+    are independent (a child is a CHILD id within one council's return), so the result is the
+    same as in one process. When a share finds problems the whole return is checked again in
+    one process, so the problems are listed once, in the usual order.
+    """
     notes = Notes()
     entries = discover_returns(paths, config, authority, notes)
-    load_returns(entries, notes)
-    checked = check_return(entries, notes)
-    result = build_frame(config, checked, geography or Geography())
-    names = [config.authority(c).name for c in checked.codes]
+    geography = geography or Geography()
+    result = _frame_in_shares(_shares(entries, processes), config, geography, notes)
+    if result is None:
+        load_returns(entries, notes)
+        result = build_frame(config, check_return(entries, notes), geography)
+    names = [config.names_by_code[e.authority_code] for e in entries]
     read = f"Read the returns of {len(names)} authorities" if len(names) > 3 else \
         "Read the return of " + " and ".join(names)
     result.notes[:0] = notes.lines() + [read]
     return result
+
+
+#: Episodes tables larger than this in all (bytes) are framed in several processes
+PARALLEL_FROM_BYTES = 16_000_000
+_SHARED: dict = {}   # what forked workers read: set just before the processes start
+
+
+def _shares(entries: list[AuthorityReturn], processes: int | None) -> list[list[AuthorityReturn]]:
+    """The authorities in consecutive groups of about equal size, one group per process."""
+    import multiprocessing
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    processes = min(processes or cores, len(entries))
+    sizes = np.array([e.files["episodes"].stat().st_size for e in entries], dtype=np.int64)
+    if processes < 2 or sizes.sum() < PARALLEL_FROM_BYTES or "fork" not in multiprocessing.get_all_start_methods():
+        return [entries]   # forking is what makes workers cheap: they inherit the loaded libraries
+    share = np.minimum(np.cumsum(sizes) * processes // (sizes.sum() + 1), processes - 1)
+    return [[e for e, s in zip(entries, share) if s == number] for number in range(processes) if (share == number).any()]
+
+
+def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, geography: Geography,
+                     notes: Notes) -> FrameResult | None:
+    """Each share framed in its own forked process, the results joined; ``None`` when a share has problems."""
+    if len(shares) < 2:
+        return None
+    import multiprocessing
+
+    _SHARED.update(shares=shares, config=config, geography=geography)
+    try:
+        with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
+            parts = pool.map(_frame_share, range(len(shares)))
+    finally:
+        _SHARED.clear()
+    if any(part is None for part in parts):
+        return None
+    for _, counts in parts:
+        notes.merge(counts)
+    results = [result for result, _ in parts]
+    frame = _joined([r.frame for r in results]).sort_values(["authority_code", "child_id"]).reset_index(drop=True)
+    return FrameResult(frame, _joined([r.excluded for r in results]), _joined([r.funnel for r in results]), [])
+
+
+def _frame_share(number: int) -> tuple[FrameResult, dict] | None:
+    entries, notes = _SHARED["shares"][number], Notes()
+    try:
+        load_returns(entries, notes)
+        return build_frame(_SHARED["config"], check_return(entries, notes), _SHARED["geography"]), notes.counts
+    except InputProblems:
+        return None
+
+
+def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables stacked, categorical columns kept categorical (their categories joined)."""
+    from pandas.api.types import union_categoricals
+
+    joined = pd.concat(tables, ignore_index=True)
+    for name, dtype in tables[0].dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype) and all(isinstance(t[name].dtype, pd.CategoricalDtype) for t in tables):
+            joined[name] = union_categoricals([t[name] for t in tables], ignore_order=True)
+    return joined

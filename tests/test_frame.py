@@ -214,3 +214,29 @@ def test_an_episode_before_birth_and_an_unknown_authority_code_are_refused(tmp_p
                                               for a in config.authorities))
     with pytest.raises(InputProblems, match="E06009999 is not an upper-tier authority"):
         run_frame([folder], wrong)
+
+
+def test_a_large_return_framed_in_two_processes_matches_one_process(tmp_path, config, monkeypatch):
+    """The national path (authorities shared between forked processes) gives the one-process result,
+    problems included."""
+    from review_lib import frame as frame_module
+    from review_lib.synthetic import generate, write_return as write_synthetic
+
+    folder = tmp_path / "ssda903"
+    write_synthetic(generate(config, seed=7), folder, config)
+    monkeypatch.setattr(frame_module, "PARALLEL_FROM_BYTES", 0)
+    shares = frame_module._shares(frame_module.discover_returns([folder], config), 2)
+    assert [len(share) for share in shares] == [1, 1]
+    one, two = run_frame([folder], config, processes=1), run_frame([folder], config, processes=2)
+    pd.testing.assert_frame_equal(one.frame, two.frame)
+    pd.testing.assert_frame_equal(one.excluded.astype(str), two.excluded.astype(str))
+    pd.testing.assert_frame_equal(one.funnel, two.funnel)
+    assert sorted(one.notes) == sorted(two.notes) and len(one.frame) > 50
+    episodes = next(folder.rglob("*pisodes*.csv"))
+    episodes.write_text(episodes.read_text() + "999999,01/01/2018,S,C2,N1,U6,PR1,,,,TS24 8AA,NOT A POSTCODE,\n")
+    messages = []
+    for processes in (1, 2):
+        with pytest.raises(InputProblems) as raised:
+            run_frame([folder], config, processes=processes)
+        messages.append([str(p) for p in raised.value.problems])
+    assert messages[0] == messages[1] and any("'NOT A POSTCODE' is not a postcode" in m for m in messages[0])
