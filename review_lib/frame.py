@@ -297,8 +297,10 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     if not raw.strip():
         raise fail(path, "", "the file is empty", f"a CSV with a header row and one row per {kind} record")
     raw = raw.removeprefix(b"\xef\xbb\xbf")
-    encoding = "utf8"
-    names = _column_names(raw, encoding)
+    encoding = _encoding_of(raw, path)
+    if encoding != "utf8":
+        notes.add("files not in UTF-8, read as Windows (cp1252) text", path)
+    names = _column_names(raw, encoding, path)
     columns = [c.strip().upper() for c in names]
     if len(columns) < 2:
         raise fail(path, "line 1", "does not look like a comma-separated table",
@@ -330,11 +332,9 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
 
     try:
         table = parse(encoding, names)
-    except pa.ArrowInvalid:   # not UTF-8: Excel on Windows saves CSV as cp1252
-        encoding, ragged[:] = "cp1252", []
-        names = _column_names(raw, encoding)
-        table = parse(encoding, names)
-        notes.add("files not in UTF-8, read as Windows (cp1252) text", path)
+    except pa.ArrowInvalid as exc:   # e.g. a quote never closed
+        raise fail(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})",
+                   "a CSV file saved from a spreadsheet or a database") from None
     if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
         text = raw.decode(encoding, errors="replace").splitlines()
         for number, row in enumerate(csv.reader(text[1:]), start=2):
@@ -350,9 +350,32 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     return Table(path, data, _line_numbers(raw, len(data)))
 
 
-def _column_names(raw: bytes, encoding: str) -> list[str]:
-    """The header row's names, as the parser will see them."""
-    return next(csv.reader([raw.split(b"\n", 1)[0].decode(encoding, errors="replace").strip()]))
+def _encoding_of(raw: bytes, path: Path) -> str:
+    """UTF-8, or Windows text (Excel on Windows saves CSV as cp1252); anything else is refused."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise fail(path, "", "is saved as UTF-16 ('Unicode text')", "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+    if b"\x00" in raw:   # text files never hold NUL bytes
+        raise fail(path, "", "is not a text table (it holds binary data)",
+                   "a CSV file saved from a spreadsheet or a database, with one row per record")
+    if raw.isascii():
+        return "utf8"
+    for encoding in ("utf8", "cp1252"):
+        try:
+            raw.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as exc:
+            error = exc
+    raise fail(path, f"byte {error.start + 1:,}", "is not text in UTF-8 or Windows encoding (is it a CSV file?)",
+               "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+
+
+def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:
+    """The header row's names, as the parser will see them (lines may end in CR LF, LF or CR alone)."""
+    first = re.split(rb"\r\n|\n|\r", raw, maxsplit=1)[0].decode(encoding, errors="replace").strip()
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error as exc:
+        raise fail(path, "line 1", f"the header row cannot be read ({exc})", "column names separated by commas") from None
 
 
 def _line_numbers(raw: bytes, rows: int) -> np.ndarray:

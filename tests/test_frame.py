@@ -240,3 +240,17 @@ def test_a_large_return_framed_in_two_processes_matches_one_process(tmp_path, co
             run_frame([folder], config, processes=processes)
         messages.append([str(p) for p in raised.value.problems])
     assert messages[0] == messages[1] and any("'NOT A POSTCODE' is not a postcode" in m for m in messages[0])
+
+
+def test_old_mac_line_endings_are_read_and_binary_or_utf16_files_refused(tmp_path, config):
+    folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    header = folder / "hartlepool" / "header.csv"
+    header.write_bytes(header.read_bytes().replace(b"\n", b"\r"))   # lines ending in CR alone
+    assert list(run_frame([folder], config).frame["child_id"]) == ["1", "5"]
+    episodes = folder / "hartlepool" / "episodes.csv"
+    for content, message in [(EPISODES.encode() + bytes(range(128, 256)) * 4, "is not text in UTF-8 or Windows"),
+                             (("\ufeff" + EPISODES).encode("utf-16"), "UTF-16"),
+                             (b"\x00\x01,\x02\x00\n\x00", "binary data")]:
+        episodes.write_bytes(content)
+        with pytest.raises(InputProblems, match=message):
+            run_frame([folder], config)
