@@ -231,8 +231,7 @@ def cmd_check(args) -> int:
         names = ["issues.csv", "completion.csv", "answers.csv", "reliability.csv", "disagreements.csv",
                  "quote_candidates.csv"]
         codebook = load_codebook()
-        # the check's tables are re-derived from the returns each time, so a re-check replaces them
-        with staged_output(args.out, names, True) as stage:
+        with staged_output(args.out, names, args.force) as stage:
             result.issues.to_csv(stage / "issues.csv", index=False)
             result.completion.to_csv(stage / "completion.csv", index=False)
             if errors.empty:
@@ -240,6 +239,12 @@ def cmd_check(args) -> int:
                 reliability_table(result.answers, codebook).to_csv(stage / "reliability.csv", index=False)
                 disagreements(result.answers, codebook).to_csv(stage / "disagreements.csv", index=False)
                 quote_candidates(result.answers).to_csv(stage / "quote_candidates.csv", index=False)
+        if not errors.empty:   # an earlier check's answers no longer describe the returns: never report them
+            stale = [name for name in names[2:] if (args.out / name).exists()]
+            for name in stale:
+                (args.out / name).unlink()
+            if stale:
+                say(args, f"Removed {', '.join(stale)} of the earlier check: they no longer match the returns.")
         if errors.empty and not result.answers.empty:
             n = len(pd.read_csv(args.out / "disagreements.csv"))
             say(args, f"{n} answers differ between two coders of the same case: {args.out}/disagreements.csv. "
@@ -294,10 +299,19 @@ def cmd_demo(args) -> int:
 
     started = time.time()
     out: Path = args.out
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise fail(out, "", "already holds a review", "--force to replace the demo, or another --out folder")
-    if out.exists():
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held:
+        earlier_demo = (out / "inputs" / "SYNTHETIC").is_file()
+        if not earlier_demo:   # --force never deletes a folder the demo did not make
+            raise fail(out, "", f"is not empty and was not made by 'ooa-review demo' (it holds {', '.join(held[:3])}"
+                       f"{' ...' if len(held) > 3 else ''})", "a new or empty folder for the demo",
+                       summary="Nothing was written")
+        if not args.force:
+            raise fail(out, "", "already holds an earlier demo", "--force to replace the demo, or another --out folder",
+                       summary="Nothing was written")
         shutil.rmtree(out)
+    elif out.exists() and not out.is_dir():
+        raise fail(out, "", "is a file, not a folder", "a new or empty folder for the demo")
     config = load_config(args.config)
     say(args, f"[1/6] Making a synthetic SSDA903 return for {', '.join(a.name for a in config.authorities)} ...")
     with stage_timer(args, "synthetic return"):

@@ -91,3 +91,32 @@ def test_notebooks_are_committed_without_outputs():
         nb = nbformat.read(path, as_version=4)
         assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), path.name
         assert not any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def test_demo_force_never_deletes_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "notes.txt").write_text("an analyst's notes")
+    run = run_cli("demo", "--out", str(tmp_path), "--force")
+    assert run.returncode == 1 and "was not made by 'ooa-review demo'" in run.stderr and "notes.txt" in run.stderr
+    assert (tmp_path / "notes.txt").read_text() == "an analyst's notes" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_recheck_needs_force_and_a_failing_one_leaves_no_stale_answers(demo_review, tmp_path):
+    import shutil
+
+    from openpyxl import load_workbook
+
+    returns, out = tmp_path / "returns", tmp_path / "check"
+    shutil.copytree(demo_review / "returns", returns)
+    assert run_cli("check", str(returns), "--out", str(out)).returncode == 0 and (out / "answers.csv").exists()
+    again = run_cli("check", str(returns), "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr
+    broken = sorted(returns.glob("*.xlsx"))[0]
+    workbook = load_workbook(broken)
+    sheet = next(ws for ws in workbook.worksheets if ws.sheet_state == "visible" and ws.title[:2] in ("H-", "S-"))
+    cell = next(row[2] for row in sheet.iter_rows(min_row=1, max_row=sheet.max_row)
+                if row[2].data_type == "s" and not row[2].protection.locked and row[2].value)
+    cell.value = "an answer that is not in the list"
+    workbook.save(broken)
+    run = run_cli("check", str(returns), "--out", str(out), "--force")
+    assert run.returncode == 1 and "no longer match the returns" in run.stdout
+    assert (out / "issues.csv").exists() and not (out / "answers.csv").exists() and not (out / "reliability.csv").exists()
