@@ -11,7 +11,13 @@ Design (all parameters in the review configuration):
 * within each stratum children are ordered by a keyed hash of (seed, child id), so the draw does
   not depend on the order of rows in the frame; the first n are sampled and the rest are the
   stratum's reserves, in that order;
-* every sampled child carries its inclusion probability n_h / N_h and design weight N_h / n_h.
+* every sampled child carries its inclusion probability n_h / N_h and design weight N_h / n_h;
+* a stratum no case could be drawn from (too few cases for the minimum per stratum) is joined,
+  for weighting only, to the nearest sampled stratum of its authority (same placement type and
+  part of the sample first, then the nearest age group): the cases of that weighting class stand
+  for all its children, weight sum(N) / sum(n), so the weights still add up to every authority's
+  population. ``strata.csv`` names the stratum each one is weighted with, and the methods
+  paragraph says which were joined.
 """
 
 from __future__ import annotations
@@ -135,6 +141,33 @@ def allocate(frame: pd.DataFrame, config: ReviewConfig, size: int, split: dict[s
     return strata
 
 
+def _weighting_classes(strata: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Each stratum's weighting class (``weighted_with``) and the class's design weight (see the
+    module docstring): a stratum with no case drawn joins the nearest sampled one of its authority."""
+    ages = {a: i for i, a in enumerate(table("dfe_age_groups")["age_group"])}
+    parts = strata["stratum"].str.split(" | ", regex=False)
+    strata = strata.assign(_age=parts.str[0].map(ages), _type=parts.str[1],
+                           _focus=parts.str[0].eq(FOCUS_AGE_GROUP), weighted_with=strata["stratum"])
+    for row in strata.index[(strata["allocated"] == 0) & (strata["population"] > 0)]:
+        this = strata.loc[row]
+        sampled = strata[(strata["authority_code"] == this["authority_code"]) & (strata["allocated"] > 0)]
+        if sampled.empty:
+            strata.loc[row, "weighted_with"] = ""
+            continue
+        distance = ((sampled["_type"] != this["_type"]) * 100 + (sampled["_focus"] != this["_focus"]) * 10
+                    + (sampled["_age"] - this["_age"]).abs())
+        strata.loc[row, "weighted_with"] = sampled.loc[distance.idxmin(), "stratum"]
+    joined = strata[strata["weighted_with"] != strata["stratum"]]
+    classes = strata.groupby(["authority_code", "weighted_with"])[["population", "allocated"]].transform("sum")
+    strata["design_weight"] = (classes["population"] / classes["allocated"]).where(strata["weighted_with"] != "")
+    for la, rows in joined.groupby("authority", sort=False):
+        pairs = "; ".join(f"{r.stratum} ({r.population} children) with {r.weighted_with or 'none: not weighted'}"
+                          for r in rows.itertuples())
+        notes.append(f"{la}: {len(rows)} stratum/strata had no case drawn, so for weighting each is joined to "
+                     f"the nearest sampled stratum: {pairs}.")
+    return strata.drop(columns=["_age", "_type", "_focus"])
+
+
 def _top_up(strata: pd.DataFrame, shortfall: int, notes: list[str]) -> pd.DataFrame:
     """Give cases an authority could not fill to strata with children left, in proportion."""
     spare = strata["population"] - strata["allocated"]
@@ -201,21 +234,20 @@ def draw_sample(frame: pd.DataFrame, config: ReviewConfig, size: int | None = No
     frame["stratum"] = frame["age_group"] + " | " + frame["placement_type"]
     frame["_key"] = [draw_key(seed, c) for c in frame["child_id"]]
     frame = frame.sort_values(["authority_code", "stratum", "_key"]).reset_index(drop=True)
-    strata = allocate(frame, config, size, split, share_10_15, config.minimum_per_stratum, notes)
-    frame = frame.merge(strata[["authority_code", "stratum", "population", "allocated"]],
+    strata = _weighting_classes(allocate(frame, config, size, split, share_10_15, config.minimum_per_stratum,
+                                         notes), notes)
+    frame = frame.merge(strata[["authority_code", "stratum", "population", "allocated", "design_weight"]],
                         on=["authority_code", "stratum"])
     frame["order_in_stratum"] = frame.groupby(["authority_code", "stratum"]).cumcount() + 1
     chosen = frame["order_in_stratum"] <= frame["allocated"]
     sample = frame[chosen].copy()
     sample["inclusion_probability"] = sample["allocated"] / sample["population"]
-    sample["design_weight"] = sample["population"] / sample["allocated"]
     sample = _review_ids(sample, config)
     sample = _double_coding(sample, double_coding, seed)
     sample = assign_reviewers(sample, config.reviewers, dict(config.manages))
     reserves = frame[~chosen].copy()
     reserves["reserve_order"] = reserves["order_in_stratum"] - reserves["allocated"]
     reserves["inclusion_probability"] = reserves["allocated"] / reserves["population"]
-    reserves["design_weight"] = reserves["population"] / reserves["allocated"].where(reserves["allocated"] > 0)
     reserves["used_for"] = ""
     key = sample[["review_id", "child_id", "authority"]].sort_values("review_id")
     sample_out = sample.drop(columns=["child_id", "_key", "order_in_stratum", "allocated",
@@ -307,8 +339,9 @@ def methods_paragraph(frame: pd.DataFrame, result: SampleResult, config: ReviewC
             f"cases were aimed at children aged 10 to 15 and {share:.0f}% of the sample are in that age "
             f"group. The sample holds {mix_text}. Within each stratum, cases were drawn in a random "
             f"order fixed by seed {seed}, so the draw can be repeated exactly; every case carries a "
-            f"design weight (children in its stratum divided by cases drawn from it) so that findings "
-            f"can be estimated for all children placed out of area, not only those reviewed. "
+            f"design weight (children in its stratum divided by cases drawn from it; a stratum with no "
+            f"case drawn is joined to the nearest sampled one) so that findings can be estimated for all "
+            f"children placed out of area, not only those reviewed. "
             f"{int(sample['double_coded'].sum())} cases were coded twice, independently, to check "
             f"agreement between reviewers.")
     if result.notes:

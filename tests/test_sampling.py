@@ -121,3 +121,25 @@ def test_reviewers_never_get_cases_from_a_team_they_manage(config):
     everyone = {r: ("Hartlepool",) for r in config.reviewers}
     with pytest.raises(InputProblems, match="no reviewer may code"):
         assign_reviewers(sample, config.reviewers, everyone)
+
+
+def test_strata_with_no_case_drawn_are_weighted_with_the_nearest_sampled_one(config):
+    # worked by hand: size 5, 60/40 -> Stockton 3, Hartlepool 2; 70% aged 10-15 -> Hartlepool 1 + 1.
+    # Hartlepool's other ages: 3 strata for 1 case, so no minimum; quotas 3/6, 2/6, 1/6 -> "5 to 9 |
+    # Foster" takes it. "16 and over | Residential" (no residential sampled; 5 to 9 is 2 age groups
+    # away, in the same part) and "5 to 9 | Residential" both join "5 to 9 | Foster": class 6 children
+    # for 1 case, weight 6. "10 to 15 | Foster": 6 children, 1 case, weight 6. 6 + 6 = 12 children.
+    sizes = {("E06000001", "10 to 15", "Foster care"): 6, ("E06000001", "5 to 9", "Foster care"): 3,
+             ("E06000001", "16 and over", "Residential care"): 2, ("E06000001", "5 to 9", "Residential care"): 1,
+             ("E06000004", "10 to 15", "Foster care"): 10, ("E06000004", "5 to 9", "Foster care"): 5}
+    names = {"E06000001": "Hartlepool", "E06000004": "Stockton-on-Tees"}
+    frame = pd.DataFrame([{"child_id": f"{code}-{age}-{kind}-{i}", "authority_code": code, "authority": names[code],
+                           "age_group": age, "placement_type": kind} for (code, age, kind), n in sizes.items()
+                          for i in range(n)])
+    result = draw_sample(frame, config, size=5)
+    strata = result.strata.set_index(["authority_code", "stratum"])
+    assert strata.loc[("E06000001", "16 and over | Residential care"), "weighted_with"] == "5 to 9 | Foster care"
+    assert strata.loc[("E06000001", "5 to 9 | Residential care"), "weighted_with"] == "5 to 9 | Foster care"
+    weights = result.sample.groupby("authority")["design_weight"].apply(sorted).to_dict()
+    assert weights == {"Hartlepool": [6.0, 6.0], "Stockton-on-Tees": [5.0, 5.0, 5.0]}
+    assert any("no case drawn" in note and "5 to 9 | Foster care" in note for note in result.notes)
