@@ -43,6 +43,7 @@ class ReviewConfig:
     reviewers: tuple[str, ...]
     source: str
     manages: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    ages_in_scope: tuple[int, int] = (0, 17)
 
     def managed_by(self, reviewer: str) -> tuple[str, ...]:
         """Teams or authorities a reviewer manages: they are never given those cases."""
@@ -65,6 +66,7 @@ class ReviewConfig:
             "authorities": [la.__dict__ for la in self.authorities],
             "window": [self.window_start.isoformat(), self.window_end.isoformat()],
             "placement_groups_in_scope": list(self.groups_in_scope),
+            "ages_at_placement_start": list(self.ages_in_scope),
             "sample_size": self.sample_size,
             "seed": self.seed,
             "target_share_aged_10_15": self.target_share_10_15,
@@ -117,6 +119,7 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
             for a in raw["authorities"]
         )
         window = raw.get("window", {})
+        ages = raw.get("ages_at_placement_start", {})
         sample = raw.get("sample", {})
         cfg = ReviewConfig(
             review_name=str(raw.get("review_name", "Out-of-area placement review")),
@@ -125,6 +128,7 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
             window_start=pd.Timestamp(window.get("start", "2017-01-01")).date(),
             window_end=pd.Timestamp(window.get("end", "2019-12-31")).date(),
             groups_in_scope=tuple(raw.get("placement_groups_in_scope", ["foster", "residential"])),
+            ages_in_scope=(int(ages.get("youngest", 0)), int(ages.get("oldest", 17))),
             sample_size=int(sample.get("size", 45)),
             seed=int(sample.get("seed", 20191011)),
             target_share_10_15=float(sample.get("target_share_aged_10_15", 70)),
@@ -143,6 +147,9 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
         raise fail(path, "reviewers", "reviewer names must be given and different", "a list of names")
     if cfg.window_end < cfg.window_start:
         raise fail(path, "window", "the review window ends before it starts")
+    if not 0 <= cfg.ages_in_scope[0] <= cfg.ages_in_scope[1] <= 25:
+        raise fail(path, "ages_at_placement_start", f"youngest {cfg.ages_in_scope[0]}, oldest "
+                   f"{cfg.ages_in_scope[1]} is not a range of ages", "whole years, youngest <= oldest, e.g. 0 and 17")
     return cfg
 
 

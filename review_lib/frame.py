@@ -803,10 +803,11 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     """Apply the eligibility rules to every authority's return, all authorities in one pass.
 
     Rules, in order (the first a placement fails is its reason in ``excluded.csv``):
-    started in the review window; placement type in scope; placement located (a known postcode);
-    outside the authority's boundary. A child with several eligible placements enters the frame
-    once, with the earliest (the review follows the child's first move out of area).
-    Postcodes are looked up only for placements that pass the first two rules.
+    started in the review window; placement type in scope; child's age at the start within the
+    review's ages (0 to 17 by default); placement located (a known postcode); outside the
+    authority's boundary. A child with several eligible placements enters the frame once, with
+    the earliest (the review follows the child's first move out of area). Postcodes are looked
+    up only for placements that pass the first three rules.
     """
     placements = placements_of(checked)
     groups = table("ssda903_place_codes").set_index("code")["group"]
@@ -818,19 +819,24 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     in_window = (placements["DECOM"] >= np.datetime64(config.window_start)) & (
         placements["DECOM"] <= np.datetime64(config.window_end))
     in_scope = placements["placement_group"].isin(config.groups_in_scope)
-    candidates = np.flatnonzero(in_window & in_scope)
-    located = _locate(placements, candidates, checked, geography)
-    reasons = _reasons(placements, in_window.to_numpy(), in_scope.to_numpy(), located, config)
+    passed = (in_window & in_scope).to_numpy()
+    youngest, oldest = config.ages_in_scope
+    age = np.full(len(placements), -1, dtype=np.int64)
+    age[passed] = _age_on(_dates_of_birth(checked, placements["key"].to_numpy()[passed]),
+                          placements["DECOM"].to_numpy()[passed])
+    of_age = passed & (age >= youngest) & (age <= oldest)
+    located = _locate(placements, np.flatnonzero(of_age), checked, geography)
+    reasons = _reasons(in_window.to_numpy(), in_scope.to_numpy(), of_age, located)
     kept = np.flatnonzero(reasons == 0)
     first = _first_per_child(kept, placements["key"].to_numpy())
     later = np.delete(kept, np.searchsorted(kept, first))   # both sorted; ``first`` is part of ``kept``
-    reasons[later] = len(REASONS) - 1
-    passed = (in_window & in_scope).to_numpy()
+    reasons[later] = LATER
     steps = [("All placements in the return", np.ones(len(placements), bool)),
              ("Placement started in the review window", in_window.to_numpy()),
              ("Placement type in scope", passed),
-             ("Placement located from its postcode", passed & (reasons != 3)),
-             ("Placed outside the authority", passed & ~np.isin(reasons, (3, 4))),
+             (f"Aged {youngest} to {oldest} at placement start", of_age),
+             ("Placement located from its postcode", of_age & (reasons != NOT_LOCATED)),
+             ("Placed outside the authority", of_age & ~np.isin(reasons, (NOT_LOCATED, INSIDE))),
              ("Children (first eligible placement each)", np.isin(np.arange(len(placements)), first))]
     funnel = _funnel(placements, steps, checked.codes, config)
     frame = _frame_rows(placements, first, located, checked, config)
@@ -840,7 +846,9 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
 
 REASONS = ["", "placement started outside the review window", "placement type out of scope",
            "placement postcode blank, invalid or not found in the postcode directory",
-           "placement inside the authority", "a later eligible placement: the child's first one is in the frame"]
+           "placement inside the authority", "a later eligible placement: the child's first one is in the frame",
+           "child's age at placement start outside the review's ages"]
+WINDOW, SCOPE, NOT_LOCATED, INSIDE, LATER, AGE = range(1, 7)
 
 
 def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedReturn,
@@ -877,11 +885,12 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
             "miles": miles_between(home["easting"], home["northing"], where["easting"], where["northing"])}
 
 
-def _reasons(placements, in_window, in_scope, located, config) -> np.ndarray:
+def _reasons(in_window: np.ndarray, in_scope: np.ndarray, of_age: np.ndarray, located: dict) -> np.ndarray:
     """The number (in :data:`REASONS`) of the first rule each placement fails; 0 when it passes."""
-    reasons = np.where(~in_window, 1, np.where(~in_scope, 2, 0)).astype(np.int8)
+    reasons = np.select([~in_window, ~in_scope, ~of_age], [WINDOW, SCOPE, AGE], 0).astype(np.int8)
     category = located["category"]
-    reasons[located["rows"]] = np.where(category == "Unknown", 3, np.where(category == "Inside the authority", 4, 0))
+    reasons[located["rows"]] = np.select([category == "Unknown", category == "Inside the authority"],
+                                         [NOT_LOCATED, INSIDE], 0)
     return reasons
 
 
@@ -1001,9 +1010,10 @@ def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, chec
     groups = placements["placement_group"].array
     scope_text = ["placement type out of scope: " + labels.get(g, "unknown") for g in groups.categories]
     reason = reasons[dropped].astype(np.int64)
-    reason = np.where(reason == 2, len(REASONS) + groups.codes[dropped], reason)
-    window = f" ({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"
-    reason_text = [REASONS[0], REASONS[1] + window] + REASONS[2:] + scope_text
+    reason = np.where(reason == SCOPE, len(REASONS) + groups.codes[dropped], reason)
+    reason_text = list(REASONS) + scope_text
+    reason_text[WINDOW] += f" ({config.window_start:%d/%m/%Y} to {config.window_end:%d/%m/%Y})"
+    reason_text[AGE] += " ({} to {})".format(*config.ages_in_scope)
     district = np.full(len(dropped), -1, dtype=np.int64)
     if len(located["rows"]):
         at = np.minimum(np.searchsorted(located["rows"], dropped), len(located["rows"]) - 1)

@@ -103,6 +103,7 @@ def generate(config: ReviewConfig, seed: int = 903, geography: Geography | None 
 
 def _one_authority(rng, picker, shape, code, adjoining, size, first_child, seed) -> dict[str, pd.DataFrame]:
     places = shape["placement_codes"]
+    youngest = shape["youngest_age_by_place_code"]
     codes, weights = list(places), np.array(list(places.values()), dtype=float)
     groups = table("ssda903_place_codes").set_index("code")["group"]
     ages = shape["age_at_entry"]
@@ -126,14 +127,15 @@ def _one_authority(rng, picker, shape, code, adjoining, size, first_child, seed)
                           p=[0.62, 0.04, 0.03, 0.08, 0.14, 0.02, 0.01, 0.06])
         start = entry
         n_places = int(rng.choice(shape["placements_per_child"]))
+        adult = _birthday(dob, 18)   # care ends at 18
         for k in range(n_places):
             place = str(rng.choice(codes, p=weights / weights.sum()))
-            if (start - dob).days < 16 * 365 and place in ("H5", "P2"):
+            if (start - dob).days < youngest.get(place, 0) * 365.25:   # no baby in a secure unit
                 place = "U6"
             group = groups.get(place, "other")
             length = int(rng.gamma(1.4, 260)) + 7
-            end = start + dt.timedelta(days=length)
-            last = k == n_places - 1
+            end = min(start + dt.timedelta(days=length), adult)
+            last = k == n_places - 1 or end >= adult
             open_now = last and end > LAST_DAY
             where = _placement_postcode(rng, picker, shape, group, code, adjoining, home)
             episodes.append({
@@ -147,7 +149,7 @@ def _one_authority(rng, picker, shape, code, adjoining, size, first_child, seed)
                 "URN": f"SC{rng.integers(100000, 999999)}" if group == "residential" else "",
             })
             missing += _missing_episodes(rng, shape, child, dob, group, start, end)
-            if open_now or end >= LAST_DAY:
+            if open_now or end >= LAST_DAY or last:
                 break
             start = end
         reviews += _reviews(review_rng, child, dob, entry, min(end, LAST_DAY))
@@ -156,6 +158,13 @@ def _one_authority(rng, picker, shape, code, adjoining, size, first_child, seed)
                                                         "MIS_END"]),
               "reviews": pd.DataFrame(reviews, columns=["CHILD", "DOB", "REVIEW", "REVIEW_CODE"])}
     return {name: _dates_as_text(df) for name, df in frames.items()}
+
+
+def _birthday(dob: dt.date, years: int) -> dt.date:
+    try:
+        return dob.replace(year=dob.year + years)
+    except ValueError:   # born on 29 February
+        return dob.replace(year=dob.year + years, day=28)
 
 
 def _age_range(band: str) -> tuple[int, int]:
@@ -231,7 +240,8 @@ def write_return(returns: dict[str, dict[str, pd.DataFrame]], folder: Path,
         episodes = tables["episodes"].copy()
         every_40th = episodes.index % 40 == 7
         episodes.loc[every_40th, "PLACE"] = episodes.loc[every_40th, "PLACE"].str.lower()
-        episodes.loc[every_40th, "PL_POST"] = episodes.loc[every_40th, "PL_POST"].str.replace(" ", "")
+        full = episodes["PL_POST"].str.match(r".*\d[A-Z]{2}$")   # "TS190" would not be a sector any more
+        episodes.loc[every_40th & full, "PL_POST"] = episodes.loc[every_40th & full, "PL_POST"].str.replace(" ", "")
         episodes.loc[episodes.index % 53 == 3, "LS"] = " " + episodes["LS"] + " "
         for name, df in (("header", tables["header"]), ("episodes", episodes),
                          ("missing", tables["missing"]), ("reviews", tables["reviews"])):

@@ -254,3 +254,15 @@ def test_old_mac_line_endings_are_read_and_binary_or_utf16_files_refused(tmp_pat
         episodes.write_bytes(content)
         with pytest.raises(InputProblems, match=message):
             run_frame([folder], config)
+
+
+def test_a_placement_starting_at_18_or_over_is_left_out_with_its_reason(tmp_path, config):
+    header = GOOD_HEADER + ["6,1,01/06/2000,WBRI,,,"]
+    # child 6 turns 18 on 01/06/2018: a distant placement starting that day is out of the review's ages
+    episodes = GOOD_EPISODES + ["6,01/06/2018,S,C2,N1,K2,PR4,,,,TS24 8AA,YO1 7HH,SC1"]
+    result = run_frame([write_return(tmp_path, header, episodes)], config)
+    assert "6" not in set(result.frame["child_id"])
+    assert result.excluded.set_index("CHILD").loc["6", "reason"] == \
+        "child's age at placement start outside the review's ages (0 to 17)"
+    funnel = result.funnel.set_index("step")["children"]
+    assert funnel["Placement type in scope"] - funnel["Aged 0 to 17 at placement start"] == 1
