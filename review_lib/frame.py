@@ -572,7 +572,7 @@ def load_returns(entries: list[AuthorityReturn], notes: Notes) -> None:
             return job, None, exc.problems
 
     problems = []
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=_THREADS[0] * 2) as pool:
         for (entry, kind, _), table_, found in pool.map(read, jobs):
             problems += found
             if table_ is not None:
@@ -622,7 +622,7 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         date_columns.append((missing, "MIS_START", False))
     if reviews is not None:
         date_columns.append((reviews, "REVIEW", True))
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=_THREADS[0]) as pool:
         dated = {column: pool.submit(_parsed_column, stacked, column, required, notes)
                  for stacked, column, required in date_columns}
         located = {column: pool.submit(_classified_column, episodes, column) for column in ("PL_POST", "HOME_POST")}
@@ -1156,6 +1156,7 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
 #: Episodes tables larger than this in all (bytes) are framed in several processes
 PARALLEL_FROM_BYTES = 16_000_000
 _SHARED: dict = {}   # what forked workers read: set just before the processes start
+_THREADS = [2]       # threads for reading and checking side by side (1 inside a worker process)
 
 
 def _shares(entries: list[AuthorityReturn], processes: int | None) -> list[list[AuthorityReturn]]:
@@ -1195,6 +1196,11 @@ def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, 
 
 
 def _frame_share(number: int) -> tuple[FrameResult, dict] | None:
+    import pyarrow as pa
+
+    # one worker per core already: threads inside a worker would only compete for the same cores
+    _THREADS[0] = 1
+    pa.set_cpu_count(1)
     entries, notes = _SHARED["shares"][number], Notes()
     try:
         load_returns(entries, notes)
