@@ -145,8 +145,8 @@ def cmd_sample(args) -> int:
 
     config = load_config(args.config)
     split = sampling.parse_split(args.split, config)
-    seed = config.seed if args.seed is None else whole_number(args.seed, "--seed")
-    size = config.sample_size if args.size is None else whole_number(args.size, "--size")
+    seed = config.seed if args.seed is None else whole_number(args.seed, "--seed", "20191011")
+    size = config.sample_size if args.size is None else whole_number(args.size, "--size", "45")
     frame = read_csv_input(args.frame, ["child_id", "authority_code", "authority", "age_group", "placement_type"])
     share = config.target_share_10_15 if args.share_10_15 is None else percent(args.share_10_15, "--share-10-15")
     percent(args.double_coding, "--double-coding")
@@ -172,12 +172,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def whole_number(text: str, option: str) -> int:
+def whole_number(text: str, option: str, example: str) -> int:
     """A whole number given on the command line, or a located error (exit 1)."""
     try:
         return int(str(text).strip())
     except ValueError:
-        raise fail(option, str(text), "is not a whole number", "for example 20191011") from None
+        raise fail(option, str(text), "is not a whole number", f"a whole number, for example {example}") from None
 
 
 def cmd_substitute(args) -> int:
@@ -207,7 +207,7 @@ def cmd_workbooks(args) -> int:
 
 def cmd_check(args) -> int:
     from review_lib.codebook import load_codebook
-    from review_lib.validation import check_returns
+    from review_lib.validation import check_returns, issue_lines
 
     config = load_config(args.config)
     progress = Progress(args)
@@ -216,14 +216,10 @@ def cmd_check(args) -> int:
     if not result.files and result.issues.empty:
         raise fail(args.returns[0], "", "no returned workbook (.xlsx) was found", "returned .xlsx workbooks")
     errors = result.errors
-    for issue in errors.head(60).itertuples():
-        where = [Path(issue.file).name] + [f"{label} {value}" for label, value in (
-            ("sheet", issue.sheet), ("cell", issue.cell), ("case", issue.review_id),
-            ("question", issue.question)) if value]
-        print(f"{', '.join(where)}: {issue.problem}.{' Allowed: ' + issue.allowed if issue.allowed else ''}",
-              file=sys.stderr)
-    if len(errors) > 60:
-        print(f"... and {len(errors) - 60} more: see issues.csv", file=sys.stderr)
+    for line in issue_lines(errors, 60):
+        print(line, file=sys.stderr)
+    for line in issue_lines(result.issues[result.issues["severity"] == "note"], 10):
+        say(args, f"  note: {line}")
     if args.out:
         from review_lib.findings import quote_candidates
         from review_lib.reliability import disagreements, reliability_table
@@ -271,6 +267,9 @@ def cmd_report(args) -> int:
     from review_lib.report import build_report
 
     config = load_config(args.config)
+    if not args.review.is_dir():
+        raise fail(args.review, "", "the review folder does not exist" if not args.review.exists() else
+                   "is a file, not a review folder", "the folder holding frame/, sample/ and check/ (as the demo lays out)")
     say(args, "Building the report (running the notebooks) ...")
     progress = Progress(args)
     try:

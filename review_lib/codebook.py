@@ -1,8 +1,10 @@
 """The codebook: the questions reviewers answer, read from ``data_templates/`` (XLSForm style).
 
 One question per row of ``codebook.csv`` (name, section, ref, label, guidance, type, choices,
-required, relevance, constraint, report_label, headline, focus); answer lists in ``choices.csv``;
-pre-filled facts in ``facts.csv``. Relevance and constraint use a small expression language::
+required, relevance, constraint, report_label, headline, focus); answer lists in ``choices.csv``
+(``exclusive`` = yes marks an answer that stands alone, such as "None relevant", which cannot be
+ticked together with another option of a multi-choice question); pre-filled facts in
+``facts.csv``. Relevance and constraint use a small expression language::
 
     ${host_notified} = 'Yes'
     ${age_at_placement} >= 5 and ${school_age} = 'Yes'
@@ -10,14 +12,15 @@ pre-filled facts in ``facts.csv``. Relevance and constraint use a small expressi
     . >= 0 and . <= 365            (constraint: '.' is the answer itself)
 
 The same parsed expression is evaluated in Python (validation) and compiled to an Excel formula
-(greying questions that do not apply in the workbook), so the two can never disagree.
+(greying questions that do not apply in the workbook), so the two can never disagree; reviewers
+read it in plain English (``Expr.describe``), never in this syntax.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable
 
@@ -97,6 +100,52 @@ class Expr:
                 return f'AND({ref}<>"",{ref}<>"{value}")'
             return f'{ref}{op}"{value}"'
         return walk(self.tree)
+
+    def describe(self, term: Callable[[str], str]) -> str:
+        """The expression in plain English for reviewers; ``term(name)`` names a question or fact
+        in a sentence (``term('.')`` names the answer itself, e.g. "a number").
+
+        Comparisons on one question are said once: "'Q' is 'Yes' or 'Partly'", "a number from 0 to 730".
+        """
+        return _words(self.tree, term, None)
+
+
+def _words(node: tuple, term: Callable[[str], str], parent: str | None) -> str:
+    kind = node[0]
+    if kind == "selected":
+        return f"'{node[2]}' is ticked for {term(node[1])}"
+    items = _flatten(node, kind) if kind in ("and", "or") else [node]
+    if all(item[0] == "cmp" for item in items) and len({item[1] for item in items}) == 1:
+        return _clause(items, kind, term)
+    text = f" {kind} ".join(_words(item, term, kind) for item in items)
+    # an 'or' inside an 'and' (or the reverse) needs its brackets to keep its meaning
+    return f"({text})" if parent else text
+
+
+def _flatten(node: tuple, kind: str) -> list[tuple]:
+    if node[0] != kind:
+        return [node]
+    return _flatten(node[1], kind) + _flatten(node[2], kind)
+
+
+def _clause(items: list[tuple], kind: str, term: Callable[[str], str]) -> str:
+    """Comparisons on one name, e.g. "'Q' is 4 or more" or "a number from 0 to 730"."""
+    name = items[0][1]
+    ops = {item[2]: item[3] for item in items}
+    if kind == "and" and len(items) == 2 and set(ops) == {">=", "<="}:
+        return f"{term(name)}{'' if name == '.' else ' is'} from {_shown(ops['>='])} to {_shown(ops['<='])}"
+    text = f" {kind} ".join(_predicate(item[2], item[3]) for item in items)
+    return f"{term(name)} {'that is' if name == '.' else 'is'} {text}"
+
+
+def _predicate(op: str, value) -> str:
+    shown = _shown(value)
+    return {"=": shown, "!=": f"answered but not {shown}", ">=": f"{shown} or more", "<=": f"{shown} or less",
+            ">": f"more than {shown}", "<": f"less than {shown}"}[op]
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else f"'{value}'"
 
 
 def _compare(value, op: str, target) -> bool:
@@ -185,6 +234,7 @@ class Codebook:
     choices: dict[str, list[str]]
     facts: pd.DataFrame
     meta: dict
+    exclusive: dict[str, list[str]] = field(default_factory=dict)  # list name -> answers that stand alone
 
     @property
     def version(self) -> str:
@@ -193,7 +243,8 @@ class Codebook:
     @property
     def fingerprint(self) -> str:
         """SHA-256 of the codebook's content: workbooks record it so returns can be trusted."""
-        text = self.questions.to_csv(index=False) + repr(sorted(self.choices.items()))
+        text = (self.questions.to_csv(index=False) + repr(sorted(self.choices.items()))
+                + repr(sorted(self.exclusive.items())))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @cached_property
@@ -212,6 +263,32 @@ class Codebook:
     def options(self, name: str) -> list[str]:
         return self.choices.get(self.records[name]["choices"], [])
 
+    def exclusive_options(self, name: str) -> list[str]:
+        """A question's answers that cannot be ticked together with another (``exclusive`` in choices.csv)."""
+        return self.exclusive.get(self.records[name]["choices"], [])
+
+    def term(self, name: str, short: bool = False) -> str:
+        """How a message names a question ("J.4 'Was the ...?'", or "J.4" when ``short``) or a fact
+        (its label from facts.csv)."""
+        if name in self.records:
+            q = self.records[name]
+            return q["ref"] if short else f"{q['ref']} '{q['label']}'"
+        labels = dict(zip(self.facts["name"], self.facts["label"]))
+        return f"'{labels.get(name, name)}'"
+
+    def describe_relevance(self, name: str) -> str:
+        """When a question is asked, in words: "asked only when J.4 '...' is 'Planned'" ('' if always)."""
+        relevance = self.relevance(name)
+        return f"asked only when {relevance.describe(self.term)}" if relevance else ""
+
+    def describe_constraint(self, name: str) -> str:
+        """What a number answer may be, in words: "a number from 0 to 730" ("a number" if anything)."""
+        constraint = self.constraint(name)
+        subject = "a number" if self.records[name]["type"] == "number" else "an answer"
+        if not constraint:
+            return subject
+        return constraint.describe(lambda n: subject if n == "." else self.term(n))
+
     def sections(self) -> list[dict]:
         return list(self.meta.get("sections", []))
 
@@ -222,13 +299,30 @@ def load_codebook() -> Codebook:
     questions = table("codebook").copy()
     choices_table = table("choices")
     choices = {name: list(group["value"]) for name, group in choices_table.groupby("list_name", sort=False)}
+    alone = choices_table[choices_table["exclusive"].str.strip().str.casefold() == "yes"]
+    exclusive = {name: list(group["value"]) for name, group in alone.groupby("list_name", sort=False)}
     facts = table("facts")
     meta = yaml.safe_load((TEMPLATES / "codebook_meta.yaml").read_text(encoding="utf-8"))
     questions = questions.set_index("name", drop=False)
-    problems = check_codebook(questions, choices, set(facts["name"]))
+    problems = check_codebook(questions, choices, set(facts["name"])) + check_choices(choices_table)
     if problems:
         raise ValueError("The codebook has problems:\n" + "\n".join(problems))
-    return Codebook(questions, choices, facts, meta)
+    return Codebook(questions, choices, facts, meta, exclusive)
+
+
+def check_choices(choices: pd.DataFrame) -> list[str]:
+    """Checks on choices.csv: every list offers both missing-answer codes; ``exclusive`` is yes or blank."""
+    problems = []
+    if "exclusive" not in choices.columns:
+        return ["choices.csv: the column 'exclusive' is missing (yes for an answer that stands alone, else blank)"]
+    for name, group in choices.groupby("list_name", sort=False):
+        lacking = [code for code in (NOT_RECORDED, NOT_APPLICABLE) if code not in set(group["value"])]
+        if lacking:
+            problems.append(f"choices.csv, list {name}: lacks {' and '.join(repr(c) for c in lacking)}")
+    for line, flag in enumerate(choices["exclusive"], start=2):
+        if flag.strip().casefold() not in ("", "yes"):
+            problems.append(f"choices.csv, line {line}: exclusive is '{flag}'; allowed: yes or blank")
+    return problems
 
 
 def check_codebook(questions: pd.DataFrame, choices: dict[str, list[str]], facts: set[str]) -> list[str]:

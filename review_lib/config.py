@@ -111,7 +111,11 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
     except FileNotFoundError:
         raise fail(path, "", "the configuration file does not exist") from None
     except yaml.YAMLError as exc:
-        raise fail(path, "", f"is not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        raise fail(path, f"line {mark.line + 1}, column {mark.column + 1}" if mark else "",
+                   f"is not valid YAML: {getattr(exc, 'problem', None) or exc}",
+                   "the layout of data_templates/review_config.yaml (indent with spaces, 'name: value')") from None
+    _check_setting_names(raw, path)
     try:
         authorities = tuple(
             Authority(str(a["code"]).strip(), str(a["name"]).strip(), str(a["prefix"]).strip(),
@@ -138,8 +142,11 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
             manages=tuple((_reviewer_name(r), tuple(str(m) for m in _as_list(r.get("manages"))))
                           for r in raw.get("reviewers", []) if isinstance(r, dict)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise fail(path, "", f"a setting is missing or has the wrong form ({exc})",
+    except KeyError as exc:
+        raise fail(path, str(exc.args[0]), "this setting is missing",
+                   "see data_templates/review_config.yaml for every setting with its default") from None
+    except (TypeError, ValueError) as exc:
+        raise fail(path, "", f"a setting has the wrong form ({exc})",
                    "see data_templates/review_config.yaml for every setting with its default") from None
     if not cfg.authorities:
         raise fail(path, "authorities", "no authority is listed", "at least one authority")
@@ -151,6 +158,26 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
         raise fail(path, "ages_at_placement_start", f"youngest {cfg.ages_in_scope[0]}, oldest "
                    f"{cfg.ages_in_scope[1]} is not a range of ages", "whole years, youngest <= oldest, e.g. 0 and 17")
     return cfg
+
+
+def _check_setting_names(raw: object, path: Path) -> None:
+    """Refuse a setting the review does not know (a typing error would otherwise be ignored silently)."""
+    known = yaml.safe_load((TEMPLATES / "review_config.yaml").read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise fail(path, "", "does not hold settings as 'name: value' lines", "the layout of review_config.yaml")
+    for name, value in raw.items():
+        if name not in known:
+            import difflib
+
+            near = difflib.get_close_matches(str(name).split("_")[0], list(known), n=1, cutoff=0.5)
+            raise fail(path, str(name), "is not a setting of the review" + (f" (did you mean '{near[0]}'?)"
+                                                                             if near else ""),
+                       "the settings of data_templates/review_config.yaml: " + ", ".join(known))
+        if isinstance(known[name], dict) and isinstance(value, dict):
+            for inner in value:
+                if inner not in known[name]:
+                    raise fail(path, f"{name}: {inner}", "is not a setting of the review",
+                               f"under '{name}': " + ", ".join(known[name]))
 
 
 @lru_cache(maxsize=None)

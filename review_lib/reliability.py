@@ -33,6 +33,10 @@ def cohen_kappa(first: list[str], second: list[str]) -> tuple[float, float, floa
 
     The variance is the large-sample one of Fleiss, Cohen and Everitt (1969). Kappa is undefined
     (NaN) when both coders used a single, identical answer throughout (chance agreement is 1).
+
+    The interval is clipped to [-1, 1]: kappa cannot lie outside that range, but the normal
+    approximation behind the interval is symmetric, so with the few double-coded cases of a
+    case-file review (e.g. 10 cases, kappa 0.62) it reaches impossible values such as 1.28.
     """
     categories = sorted(set(first) | set(second))
     index = {c: i for i, c in enumerate(categories)}
@@ -52,7 +56,7 @@ def cohen_kappa(first: list[str], second: list[str]) -> tuple[float, float, floa
     term_b = (1 - kappa) ** 2 * off.sum()
     term_c = (kappa - expected * (1 - kappa)) ** 2
     se = np.sqrt(max(term_a + term_b - term_c, 0) / (1 - expected) ** 2 / n)
-    return kappa, kappa - Z95 * se, kappa + Z95 * se
+    return kappa, max(kappa - Z95 * se, -1.0), min(kappa + Z95 * se, 1.0)
 
 
 def krippendorff_alpha(units: list[list[str]]) -> float:
@@ -189,7 +193,8 @@ def _two_places(x: float) -> float:
 
 
 def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
-    """The reliability table for the report: kappa with its interval in one cell (kappa lies in -1..1)."""
+    """The reliability table for the report: kappa with its interval in one cell (kappa lies in -1..1;
+    clipped again here for a reliability.csv written before ``cohen_kappa`` clipped it)."""
     def kappa_text(k, low, high) -> str:
         if k != k:
             return "not defined"

@@ -23,6 +23,8 @@ from review_lib.workbooks import COL_ANSWER, COL_KEY, META_SHEET
 #: Chance the "true" answer is the codebook's headline (good-practice) answer, by review-ID prefix.
 GOOD_PRACTICE_LEAN = {"S": 0.72, "H": 0.58}
 REVIEWER_DISAGREES = 0.1
+#: Chance a multi-choice answer is one answer that stands alone, such as "None relevant".
+STANDS_ALONE = 0.08
 
 
 def _rng(*parts: str) -> np.random.Generator:
@@ -30,7 +32,7 @@ def _rng(*parts: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def _true_answer(q, options: list[str], facts: dict, review_id: str, texts: dict):
+def _true_answer(q, options: list[str], alone: list[str], facts: dict, review_id: str, texts: dict):
     rng = _rng("truth", review_id, q["name"])
     lean = GOOD_PRACTICE_LEAN.get(review_id[:1], 0.65)
     if q["type"] == "choice":
@@ -42,9 +44,7 @@ def _true_answer(q, options: list[str], facts: dict, review_id: str, texts: dict
         rest = [o for o in usable if o not in (NOT_RECORDED, q["headline"])] or usable
         return rest[rng.integers(len(rest))]
     if q["type"] == "multi":
-        picks = [o for o in options if o != NOT_RECORDED]
-        k = int(rng.integers(1, min(3, len(picks)) + 1))
-        return set(rng.choice(picks, size=k, replace=False))
+        return _ticks(rng, options, alone)
     if q["type"] == "number":
         return int(rng.integers(0, 8))
     if q["type"] == "date":
@@ -52,6 +52,17 @@ def _true_answer(q, options: list[str], facts: dict, review_id: str, texts: dict
         return start + dt.timedelta(days=int(rng.integers(-10, 20)))
     phrases = texts.get(q["name"]) or ["See case file summary."]
     return phrases[rng.integers(len(phrases))]
+
+
+def _ticks(rng: np.random.Generator, options: list[str], alone: list[str]) -> set[str]:
+    """One to three options, or now and then a single "None ..." answer, never an answer that
+    stands alone ticked with others (check refuses that)."""
+    nones = [o for o in alone if o not in (NOT_RECORDED, NOT_APPLICABLE)]
+    if nones and rng.random() < STANDS_ALONE:
+        return {nones[rng.integers(len(nones))]}
+    picks = [o for o in options if o not in alone]
+    k = int(rng.integers(1, min(3, len(picks)) + 1))
+    return set(rng.choice(picks, size=k, replace=False))
 
 
 def _reviewer_answer(truth, q, options, review_id, reviewer):
@@ -78,7 +89,7 @@ def fill_workbook(blank: Path, returned: Path, codebook: Codebook) -> None:
             if relevance and not relevance.evaluate(answers.get):
                 continue
             options = codebook.options(q["name"])
-            truth = _true_answer(q, options, facts, ws.title, texts)
+            truth = _true_answer(q, options, codebook.exclusive_options(q["name"]), facts, ws.title, texts)
             answer = _reviewer_answer(truth, q, options, ws.title, reviewer)
             answers[q["name"]] = answer
             if q["type"] == "multi":

@@ -5,7 +5,8 @@ links), a *Guidance* sheet, and one sheet per case laid out as a form: facts fro
 top (locked), then every question with an answer cell (dropdown, date or number validation), an
 evidence-note cell and guidance beside it. Questions that do not apply turn grey as the reviewer
 answers. Hidden sheets carry the choice lists and the workbook's identity (review code, codebook
-version and fingerprint, and a checksum of each case's facts) so a return can be matched and trusted.
+version and fingerprint, each case's facts as sent and their checksum) so a return can be matched
+and trusted, and a changed fact located to its cell.
 """
 
 from __future__ import annotations
@@ -143,14 +144,16 @@ def build_workbook(cases: pd.DataFrame, reviewer: str, config: ReviewConfig, cod
     meta.append(["codebook_fingerprint", codebook.fingerprint])
     meta.append(["reviewer", reviewer])
     meta.append(["synthetic", "yes" if synthetic else "no"])
-    meta.append(["review_id", "sheet", "role", "facts_checksum"])
+    meta.append(["review_id", "sheet", "role", "facts_checksum"] + [f"fact:{n}" for n in codebook.facts["name"]])
     _guidance_sheet(wb, codebook, config)
     for case in cases.to_dict("records"):
         facts = case_facts(case, codebook)
         ws = wb.create_sheet(case["review_id"])
         _case_sheet(ws, case, facts, codebook, fact_rows, rows, list_ranges, synthetic)
+        # the facts are kept beside their checksum so check can say which one was changed
         meta.append([case["review_id"], ws.title, case["role"],
-                     facts_checksum(config.review_code, codebook.fingerprint, case["review_id"], facts)])
+                     facts_checksum(config.review_code, codebook.fingerprint, case["review_id"], facts)]
+                    + list(facts.values()))
     meta.sheet_state = "hidden"
     _start_sheet(start, cases, reviewer, config, codebook, rows, last_row, synthetic)
     for ws in wb.worksheets:
@@ -251,19 +254,21 @@ def _question_row(ws, place, q, option, codebook, cell_of, list_ranges, validati
     relevant = codebook.relevance(q["name"])
     condition = relevant.excel(cell_of) if relevant else "TRUE"
     if option:
-        ws[f"{COL_LABEL}{r}"] = f"      {option}"
+        alone = "  (on its own only)" if option in codebook.exclusive_options(q["name"]) else ""
+        ws[f"{COL_LABEL}{r}"] = f"      {option}{alone}"
         _validation(validations, "_tick", list_ranges["_tick"]).add(answer.coordinate)
         answer.protection, answer.fill, answer.border = UNLOCKED, ANSWER_FILL, THIN
     else:
         ws[f"{COL_REF}{r}"] = q["ref"]
         label = q["label"] + (" (mark each that applies with Yes)" if q["type"] == "multi" else "")
         ws[f"{COL_LABEL}{r}"] = label + ("" if q["required"] == "yes" else "  (optional)")
-        ws[f"{COL_GUIDE}{r}"] = q["guidance"]
+        asked = codebook.describe_relevance(q["name"])
+        ws[f"{COL_GUIDE}{r}"] = q["guidance"] + (f" (This question is {asked}.)" if asked else "")
         for col in (COL_REF, COL_LABEL, COL_GUIDE, COL_NOTE):
             ws[f"{col}{r}"].alignment = WRAP
         ws[f"{COL_NOTE}{r}"].protection = UNLOCKED
         ws[f"{COL_NOTE}{r}"].border = THIN
-        ws.row_dimensions[r].height = max(30, 15 * (1 + len(q["guidance"]) // 70))
+        ws.row_dimensions[r].height = max(30, 15 * (1 + len(ws[f"{COL_GUIDE}{r}"].value) // 70))
         if q["type"] != "multi":
             answer.protection, answer.fill, answer.border = UNLOCKED, ANSWER_FILL, THIN
             answer.alignment = WRAP

@@ -70,3 +70,14 @@ def test_moderated_answers_replace_the_first_coders(tmp_path):
     table.to_csv(path, index=False)
     with pytest.raises(InputProblems, match="'Perhaps' is not one of the answers"):
         read_moderation(path, answers, codebook)
+
+
+def test_kappa_interval_is_clipped_to_the_range_kappa_can_take():
+    # 10 cases: 8 Yes/Yes, 1 Yes/No, 1 No/No. By hand: observed 0.9, chance 0.9*0.8 + 0.1*0.2 = 0.74,
+    # kappa = (0.9 - 0.74) / (1 - 0.74) = 8/13; the normal interval's upper end is 1.276 (statsmodels)
+    first, second = ["Yes"] * 9 + ["No"], ["Yes"] * 8 + ["No", "No"]
+    expected = cohens_kappa(np.array([[8, 1], [0, 1]]))
+    assert expected.kappa_upp > 1
+    kappa, low, high = cohen_kappa(first, second)
+    assert kappa == pytest.approx(8 / 13)
+    assert low == pytest.approx(expected.kappa_low) and high == 1.0

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from review_lib.codebook import load_codebook
 from review_lib.simulate import fill_workbook
-from review_lib.validation import check_returns
+from review_lib.validation import RETURNS_ALLOWED, check_returns, issue_lines
 from review_lib.workbooks import COL_KEY, write_workbooks
 
 FACTS = {"authority": "Hartlepool", "age_group": "10 to 15", "age_at_placement": "12",
@@ -49,6 +49,14 @@ def test_blank_workbook_is_a_protected_form_with_dropdowns(tmp_path, config, ret
     assert any(answer in str(dv.sqref) for dv in lists)
     # questions that do not apply are greyed by a rule built from the codebook's relevance
     assert any("NOT(" in rule.formula[0] for rng in ws.conditional_formatting for rule in rng.rules)
+    # ... and the guidance says when, in words; answers that stand alone say so
+    assert ws["E" + cell_of(ws, "dcs_approved")[1:]].value.endswith(
+        "(This question is asked only when 'Distant placement (not in an adjoining authority)' is 'Yes'.)")
+    assert ws["B" + cell_of(ws, "other_agencies_informed::None relevant")[1:]].value.strip() == \
+        "None relevant  (on its own only)"
+    # the facts as sent are kept in the hidden identity sheet, so a changed one can be located
+    meta = [[c.value for c in row] for row in wb["_meta"].iter_rows()]
+    assert meta[5][4:6] == ["fact:review_id", "fact:authority"] and meta[6][4:6] == ["H-01", "Hartlepool"]
 
 
 def test_a_clean_return_passes_and_gives_tidy_answers(returned, config):
@@ -80,12 +88,21 @@ def test_every_kind_of_mistake_is_located(returned, config):
     by_question = dict(zip(errors["question"], errors["problem"]))
     assert "'Maybe' is not one of the answers" in by_question["host_notified"]
     assert "required answer is missing" in by_question["rationale_recorded"]
-    assert "does not apply" in by_question["dcs_approved"]
-    assert "outside the allowed range" in by_question["sw_changes"]
-    assert errors["problem"].str.contains("locked facts").any()
+    assert by_question["dcs_approved"] == (
+        "an answer is given but the question does not apply to this case: it is asked only when "
+        "'Distant placement (not in an adjoining authority)' is 'Yes', and here it is 'No'")
+    allowed = dict(zip(errors["question"], errors["allowed"]))
+    assert by_question["sw_changes"] == "99 is outside the allowed range"
+    assert allowed["sw_changes"] == "a number from 0 to 30"
+    fact = errors[errors["question"] == "authority"].iloc[0]
+    assert (fact["cell"], fact["problem"]) == ("C5", "the locked fact 'Authority' (authority) was changed from "
+                                               "'Hartlepool' to 'Darlington'")
+    # 'Maybe' and a blank leave what hangs on them undecided: no knock-on errors
+    assert sorted(errors.loc[errors["review_id"] == "H-01", "question"]) == [
+        "authority", "dcs_approved", "host_notified", "rationale_recorded", "sw_changes"]
     notes = issues[issues["severity"] == "note"]
     assert (notes["review_id"] == "H-02").any() and notes["problem"].str.contains("read as 'Yes'").any()
-    assert errors["cell"].str.match(r"^C\d+").all() or errors["cell"].str.contains(":").any()
+    assert errors["cell"].str.fullmatch(r"C\d+").all()
 
 
 def test_broken_files_are_refused_and_lock_files_ignored(tmp_path, returned, config):
@@ -144,6 +161,71 @@ def test_merged_cells_formulas_and_dates_out_of_window(returned, config):
     assert "answer cells were merged" in problems
 
 
+def test_an_unusable_answer_causes_no_knock_on_errors(returned, config):
+    wb = load_workbook(returned)
+    ws = wb["H-01"]
+    formula, merged = cell_of(ws, "placement_made_as"), cell_of(ws, "host_notified")
+    ws[formula] = '=IF(1,"Planned")'
+    ws[cell_of(ws, "days_decision_to_placement")] = 10     # would apply only if J.4 were 'Planned'
+    ws[cell_of(ws, "planning_meeting_held")] = "Yes"
+    ws[merged] = "No"
+    ws.merge_cells(f"{merged}:D{merged[1:]}")
+    ws[cell_of(ws, "host_notified_when")] = "Before placement"  # would not apply after 'No'
+    ws[cell_of(ws, "host_notified_date")] = None              # required if host_notified were 'Yes'
+    wb.save(returned)
+    issues = check_returns([returned], config, load_codebook()).issues
+    errors = issues[issues["severity"] == "error"]
+    assert sorted(zip(errors["cell"], errors["problem"])) == sorted([
+        (formula, "the answer cell holds a formula"), (f"{merged}:D{merged[1:]}", "answer cells were merged")])
+
+
+def _tick(path, sheet, question, options):
+    """Tick exactly ``options`` of a multi-choice question (clearing the others)."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    for option in load_codebook().options(question):
+        ws[cell_of(ws, f"{question}::{option}")] = "Yes" if option in options else None
+    wb.save(path)
+    return cell_of(ws, f"{question}::{options[0]}")
+
+
+def test_an_answer_that_stands_alone_cannot_be_ticked_with_others(returned, config):
+    none_cell = _tick(returned, "H-01", "other_agencies_informed", ["None relevant", "Police"])
+    alone_cell = _tick(returned, "H-02", "good_practice_themes", ["None identified"])
+    issues = check_returns([returned], config, load_codebook()).issues
+    errors = issues[issues["severity"] == "error"]
+    assert errors[["sheet", "cell", "question", "problem", "allowed"]].values.tolist() == [
+        ["H-01", none_cell, "other_agencies_informed", "'None relevant' cannot be combined with other answers",
+         "'None relevant' on its own, or the other answers without it"]]
+    assert alone_cell != none_cell
+
+
+def test_a_file_given_twice_is_checked_once(returned, config):
+    twice = [returned, returned.parent, returned.parent / ".." / returned.parent.name / returned.name]
+    result = check_returns(twice, config, load_codebook())
+    assert result.files == [returned] and result.issues.empty
+
+
+def test_a_csv_given_by_name_is_not_called_a_renamed_workbook(tmp_path, config):
+    frame = tmp_path / "frame.csv"
+    frame.write_text("review_id,authority\nH-01,Hartlepool\n")
+    issues = check_returns([frame], config, load_codebook()).issues
+    assert issues[["file", "problem", "allowed"]].values.tolist() == [
+        [str(frame), "the file is not a returned workbook (a .csv file)", RETURNS_ALLOWED]]
+    assert RETURNS_ALLOWED == "returned .xlsx workbooks, or a folder of them"
+
+
+def test_issue_lines_show_a_capped_list_and_say_how_many_more():
+    issues = pd.DataFrame([{"severity": "note", "file": "/r/Reviewer_A.xlsx", "sheet": "H-01", "cell": f"C{20 + i}",
+                            "review_id": "H-01", "question": "host_notified", "problem": "'yes' was read as 'Yes'",
+                            "allowed": ""} for i in range(12)])
+    lines = issue_lines(issues, 10)
+    assert len(lines) == 11 and lines[-1] == "... and 2 more in issues.csv"
+    assert lines[0] == ("Reviewer_A.xlsx, sheet H-01, cell C20, case H-01, question host_notified: "
+                        "'yes' was read as 'Yes'.")
+    assert issue_lines(issues.assign(allowed="Yes; No"), 1)[0].endswith("read as 'Yes'. Allowed: Yes; No.")
+
+
 def test_empty_and_corrupt_files_are_refused(tmp_path, config):
     (tmp_path / "empty.xlsx").write_bytes(b"")
     (tmp_path / "corrupt.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 100)
@@ -158,3 +240,12 @@ def test_a_workbook_from_another_review_is_refused(returned, config):
     other = replace(config, review_code="ANOTHER-REVIEW")
     issues = check_returns([returned], other, load_codebook()).issues
     assert len(issues) == 1 and "belongs to review" in issues["problem"].iloc[0]
+
+
+def test_a_changed_fact_without_a_trusted_copy_is_located_to_the_facts_block(returned, config):
+    wb = load_workbook(returned)
+    wb["H-01"]["C5"] = "Darlington"
+    wb["_meta"]["F7"] = "Darlington"  # H-01's hidden copy edited too: it no longer matches the checksum
+    wb.save(returned)
+    errors = check_returns([returned], config, load_codebook()).errors
+    assert errors[["cell", "problem"]].values.tolist() == [["C4:C22", "the locked facts from the data were changed"]]
