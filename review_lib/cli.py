@@ -205,13 +205,31 @@ def cmd_workbooks(args) -> int:
     return 0
 
 
+def _current_sample(args) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The sample (and substitutions) the returns are checked against: --sample, else the review's own."""
+    path = getattr(args, "sample", None)
+    if path is None:
+        guess = Path(args.returns[0]).resolve().parent / "sample" / "sample.csv"
+        if not guess.exists():
+            return None, None
+        path = guess
+    sample = read_csv_input(path, ["review_id", "reviewer", "second_reviewer"]).astype(str).replace("nan", "")
+    log = path.parent / "substitutions.csv"
+    substitutions = read_csv_input(log, ["replaced_review_id", "replacement_review_id", "reason"]) \
+        if log.exists() else None
+    say(args, f"Checking against the sample in {path}")
+    return sample, substitutions
+
+
 def cmd_check(args) -> int:
     from review_lib.codebook import load_codebook
     from review_lib.validation import check_returns, issue_lines
 
     config = load_config(args.config)
+    sample, substitutions = _current_sample(args)
     progress = Progress(args)
-    result = check_returns(args.returns, config, load_codebook(), progress=lambda name: progress(f"checking {name}"))
+    result = check_returns(args.returns, config, load_codebook(), progress=lambda name: progress(f"checking {name}"),
+                           sample=sample, substitutions=substitutions)
     progress.done()
     if not result.files and result.issues.empty:
         raise fail(args.returns[0], "", "no returned workbook (.xlsx) was found", "returned .xlsx workbooks")
@@ -251,7 +269,7 @@ def cmd_check(args) -> int:
         per = done.pivot_table(index="reviewer", columns="status", values="review_id", aggfunc="count", fill_value=0)
         for reviewer, row in per.iterrows():
             print(f"  {reviewer}: " + ", ".join(f"{row.get(k, 0)} {k.lower()}" for k in
-                                                 ("Complete", "In progress", "Not started") if k in row))
+                                                 ("Complete", "In progress", "Not started") if row.get(k, 0)))
     status = ", ".join(f"{v} {k.lower()}" for k, v in done["status"].value_counts().items()) or "none readable"
     second = int(done["role"].eq("second coder").sum()) if not done.empty else 0
     say(args, f"Checked {len(result.files)} workbook(s): {plural(len(errors), 'problem')} to fix, "
@@ -411,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "case and question; writes issues.csv, completion.csv and, once clean, answers.csv.", cmd_check)
     p.add_argument("returns", type=Path, nargs="+", metavar="PATH", help="returned .xlsx workbooks or folders of them")
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the check's tables, e.g. REVIEW/check")
+    p.add_argument("--sample", type=Path, metavar="FILE",
+                   help="the review's sample.csv (default: REVIEW/sample/sample.csv beside REVIEW/returns): "
+                        "cases replaced by a reserve are set aside, and codings not yet returned are listed")
 
     p = stage("report", "Run the notebooks and publish the findings report as self-contained HTML in REVIEW/report/.",
               cmd_report)

@@ -88,7 +88,8 @@ def _issue(severity, file, sheet, cell, review_id, question, problem, allowed=""
 
 
 def check_returns(paths: list[Path], config: ReviewConfig, codebook: Codebook,
-                  progress=None) -> CheckResult:
+                  progress=None, sample: pd.DataFrame | None = None,
+                  substitutions: pd.DataFrame | None = None) -> CheckResult:
     """Check returned workbooks; never writes to them.
 
     Parameters
@@ -97,6 +98,10 @@ def check_returns(paths: list[Path], config: ReviewConfig, codebook: Codebook,
         Returned workbooks, or folders of them.
     progress
         Optional callable told the name of each workbook as it is checked.
+    sample, substitutions
+        The current ``sample.csv`` and ``substitutions.csv`` (optional). With them, a case replaced
+        by a reserve has its answers set aside (a note), a case not in the sample is an error, and
+        every sampled coding with no return is listed as not started.
     """
     files, issues = find_returns(paths)
     answers, completion, seen = [], [], {}
@@ -110,10 +115,40 @@ def check_returns(paths: list[Path], config: ReviewConfig, codebook: Codebook,
             _check_workbook(wb, path, config, codebook, issues, answers, completion, seen)
         finally:
             wb.close()
-    return CheckResult(pd.DataFrame(issues, columns=ISSUE_COLUMNS),
-                       pd.DataFrame(answers, columns=ANSWER_COLUMNS),
-                       pd.DataFrame(completion, columns=["reviewer", "file", "review_id", "role", "status",
-                                                         "questions_to_answer"]), files)
+    result = CheckResult(pd.DataFrame(issues, columns=ISSUE_COLUMNS), pd.DataFrame(answers, columns=ANSWER_COLUMNS),
+                         pd.DataFrame(completion, columns=COMPLETION_COLUMNS), files)
+    return result if sample is None else _against_sample(result, sample, substitutions)
+
+
+COMPLETION_COLUMNS = ["reviewer", "file", "review_id", "role", "status", "questions_to_answer"]
+
+
+def _against_sample(result: CheckResult, sample: pd.DataFrame, substitutions: pd.DataFrame | None) -> CheckResult:
+    """Set aside the codings of replaced cases, refuse cases not in the sample, list codings not returned."""
+    replaced = {} if substitutions is None or substitutions.empty else dict(
+        zip(substitutions["replaced_review_id"], zip(substitutions["replacement_review_id"], substitutions["reason"])))
+    sampled = set(sample["review_id"])
+    issues, done = result.issues.to_dict("records"), result.completion
+    for coding in done[~done["review_id"].isin(sampled)].itertuples():
+        if coding.review_id in replaced:
+            new_id, reason = replaced[coding.review_id]
+            issues.append(_issue("note", coding.file, coding.review_id, "", coding.review_id, "",
+                                 f"this case was replaced by {new_id} ({reason}): its answers are set aside", ""))
+        else:
+            issues.append(_issue("error", coding.file, coding.review_id, "", coding.review_id, "",
+                                 "this case is not in the review's sample", "the cases of sample.csv"))
+    keep = result.answers["review_id"].isin(sampled)
+    expected = pd.concat([sample.assign(role="first coder")[["reviewer", "review_id", "role"]],
+                          sample[sample["second_reviewer"].fillna("").ne("")].assign(role="second coder")
+                          .rename(columns={"second_reviewer": "_r"})[["_r", "review_id", "role"]]
+                          .rename(columns={"_r": "reviewer"})])
+    returned = set(zip(done["review_id"], done["role"]))
+    missing = expected[[(r, role) not in returned for r, role in zip(expected["review_id"], expected["role"])]]
+    completion = pd.concat([done[done["review_id"].isin(sampled)],
+                            missing.assign(file="", status="Not started", questions_to_answer="")],
+                           ignore_index=True)[COMPLETION_COLUMNS]
+    return CheckResult(pd.DataFrame(issues, columns=ISSUE_COLUMNS), result.answers[keep].reset_index(drop=True),
+                       completion, result.files)
 
 
 def _is_xlsx_name(path: Path, issues: list[dict]) -> bool:

@@ -249,3 +249,21 @@ def test_a_changed_fact_without_a_trusted_copy_is_located_to_the_facts_block(ret
     wb.save(returned)
     errors = check_returns([returned], config, load_codebook()).errors
     assert errors[["cell", "problem"]].values.tolist() == [["C4:C22", "the locked facts from the data were changed"]]
+
+
+def test_a_replaced_case_is_set_aside_and_a_coding_not_returned_is_not_started(returned, config):
+    codebook = load_codebook()
+    # H-02 was replaced by H-03 (a reserve); H-03 and a second coding of H-01 have not come back yet
+    sample = pd.DataFrame({"review_id": ["H-01", "H-03"], "reviewer": ["Reviewer A", "Reviewer A"],
+                           "second_reviewer": ["Reviewer B", ""]})
+    log = pd.DataFrame({"replaced_review_id": ["H-02"], "replacement_review_id": ["H-03"],
+                        "reason": ["case file cannot be found"]})
+    result = check_returns([returned], config, codebook, sample=sample, substitutions=log)
+    assert result.errors.empty and set(result.answers["review_id"]) == {"H-01"}
+    [note] = result.issues[result.issues["severity"] == "note"]["problem"]
+    assert note == "this case was replaced by H-03 (case file cannot be found): its answers are set aside"
+    status = result.completion.set_index(["review_id", "role"])["status"].to_dict()
+    assert status == {("H-01", "first coder"): "Complete", ("H-01", "second coder"): "Not started",
+                      ("H-03", "first coder"): "Not started"}
+    unknown = check_returns([returned], config, codebook, sample=sample.iloc[[1]], substitutions=log)
+    assert list(unknown.errors["problem"]) == ["this case is not in the review's sample"]
