@@ -157,7 +157,8 @@ def _register_rows(path: Path) -> pd.DataFrame:
         table.columns = [c.lower() if c != "_line" else c for c in table.columns]
     missing = [c for c in REGISTER_COLUMNS if c not in table.columns]
     if missing:
-        raise fail(path, "line 1", columns_missing(missing),
+        raise fail(path, "line 1", columns_missing(missing) + " (an .xlsx file is read as the project's case "
+                   "register; SSDA903 tables must be CSV files)",
                    "the columns of data_templates/case_register_template.csv (see case_register_columns.csv)")
     table = table.apply(lambda col: col.str.strip() if col.name != "_line" else col)
     return table[table[REGISTER_COLUMNS].ne("").any(axis=1)]

@@ -225,6 +225,10 @@ def draw_sample(frame: pd.DataFrame, config: ReviewConfig, size: int | None = No
     share_10_15 = config.target_share_10_15 if share_10_15 is None else share_10_15
     if size < 1:
         raise fail("--size", str(size), "the sample needs at least one case", "a whole number such as 45")
+    if len(frame) == 0:
+        raise fail("frame.csv", "", "the frame holds no eligible children, so there is nothing to sample",
+                   "a frame with children in it: see funnel.csv for the rule that left them out "
+                   "(review window, placement types, ages, authorities)")
     if len(frame) < size:
         raise fail("frame.csv", "", f"only {len(frame)} eligible children are in the frame, fewer than the "
                    f"{size} cases asked for", f"--size {len(frame)} or less, or a wider review window")
