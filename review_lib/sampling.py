@@ -163,8 +163,9 @@ def _weighting_classes(strata: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     for la, rows in joined.groupby("authority", sort=False):
         pairs = "; ".join(f"{r.stratum} ({r.population} children) with {r.weighted_with or 'none: not weighted'}"
                           for r in rows.itertuples())
-        notes.append(f"{la}: {len(rows)} stratum/strata had no case drawn, so for weighting each is joined to "
-                     f"the nearest sampled stratum: {pairs}.")
+        many = len(rows) > 1
+        notes.append(f"{la}: {len(rows)} {'strata' if many else 'stratum'} had no case drawn, so for weighting "
+                     f"{'each' if many else 'it'} is joined to the nearest sampled stratum: {pairs}.")
     return strata.drop(columns=["_age", "_type", "_focus"])
 
 
