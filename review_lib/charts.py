@@ -24,6 +24,37 @@ from review_lib.findings import SUPPRESSED, count_text, is_small, publishing, su
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
 HATCHES = ["", "///", "...", "xx", "\\\\", "++"]
+_AUTHORITIES: list[str] = []
+
+
+def set_authorities(names: list[str]) -> None:
+    """Fix the order that gives each authority its colour, marker and hatch on every chart
+    (the review's list of authorities; call once per page, before drawing)."""
+    _AUTHORITIES[:] = list(names)
+
+
+def authority_style(name: str) -> dict[str, str]:
+    """The one colour, marker and hatch that stand for ``name`` on every chart of the report.
+
+    Parameters
+    ----------
+    name : str
+        An authority's name (or any other series, such as "Both authorities").
+
+    Returns
+    -------
+    dict[str, str]
+        ``color``, ``marker`` and ``hatch``, chosen by the authority's place in the review's list
+        (:func:`set_authorities`; the bundled configuration's order until that is called).
+    """
+    if not _AUTHORITIES:
+        from review_lib.config import load_config
+
+        set_authorities([a.name for a in load_config(None).authorities])
+    if name not in _AUTHORITIES:
+        _AUTHORITIES.append(name)
+    i = _AUTHORITIES.index(name) % len(MARKERS)
+    return {"color": PALETTE[i], "marker": MARKERS[i], "hatch": HATCHES[i]}
 
 
 def style() -> None:
@@ -86,6 +117,7 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(rows) * max(1, len(authorities) / 2)))
     step = 0.8 / max(len(authorities), 1)
     for i, la in enumerate(authorities):
+        look = authority_style(la)
         y = np.arange(len(rows)) + (i - (len(authorities) - 1) / 2) * step
         pct, low, high = (rows[f"{la}|{k}"].astype(float) for k in ("percent", "ci_low", "ci_high"))
         n = rows[f"{la}|n"].fillna(0).astype(int)
@@ -93,8 +125,8 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
             count = rows[f"{la}|count"].fillna(0)
             small = count.map(is_small) | (n - count).map(is_small) | n.map(is_small)
             pct, low, high = (v.where(~small) for v in (pct, low, high))
-        bars = ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=MARKERS[i], color=PALETTE[i],
-                           ecolor=PALETTE[i], capsize=3, markersize=6, label=la, linestyle="none")
+        bars = ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=look["marker"], color=look["color"],
+                           ecolor=look["color"], capsize=3, markersize=6, label=la, linestyle="none")
         for artist in bars.lines[:1] + tuple(bars.lines[1]) + tuple(bars.lines[2]):
             artist.set_clip_on(False)
         for yy, p, nn in zip(y, pct, n):
@@ -120,8 +152,9 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
     width = 0.8 / len(authorities)
     for i, la in enumerate(authorities):
         values = by_year.get(la, pd.Series(0, index=by_year.index))
-        bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values, width, color=PALETTE[i],
-                      hatch=HATCHES[i], edgecolor="white", label=la)
+        look = authority_style(la)
+        bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values, width, color=look["color"],
+                      hatch=look["hatch"], edgecolor="white", label=la)
         ax.bar_label(bars, labels=[SUPPRESSED if publishing() and is_small(v) else f"{v:g}" for v in values],
                      fontsize=8)
     ax.set_xticks(years)
@@ -143,8 +176,9 @@ def distance_chart(frame: pd.DataFrame, authorities: list[str]):
         if publishing():
             counts = counts.where(~counts.map(is_small), 0)
         share = 100 * counts / max(len(mine), 1)
+        look = authority_style(la)
         ax.bar(np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width, share, width,
-               color=PALETTE[i], hatch=HATCHES[i], edgecolor="white", label=f"{la} (n={len(mine)})")
+               color=look["color"], hatch=look["hatch"], edgecolor="white", label=f"{la} (n={len(mine)})")
     ax.set_xticks(range(len(bands)), bands, fontsize=8)
     ax.set_ylabel("Per cent of children")
     ax.set_title("Straight-line distance from home to placement")
@@ -154,29 +188,42 @@ def distance_chart(frame: pd.DataFrame, authorities: list[str]):
 
 def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int | None = None):
     """Q2: where children were placed, counted by host authority and drawn at the authority's centre
-    over an outline of Great Britain made from postcode grid squares (no tiles, no addresses)."""
+    over an outline made from postcode grid squares (no tiles, no addresses), cropped to England
+    (widened for any host authority beyond it), with the key beside the map."""
     style()
     minimum = minimum or (5 if publishing() else 1)
     land = table("map_land_grid").astype(float)
     centres = table("authority_centroids").set_index("upper_tier_code").astype(float)
-    fig, ax = plt.subplots(figsize=(6, 8))
-    ax.scatter(land["easting"] + 2500, land["northing"] + 2500, s=7, marker="s", color="#E6E6E6", linewidths=0)
-    for i, la in enumerate(authorities):
+    fig, ax = plt.subplots(figsize=(8, 7.5))
+    ax.scatter(land["easting"] + 2500, land["northing"] + 2500, s=16, marker="s", color="#E6E6E6", linewidths=0)
+    shown = []
+    for la in authorities:
         counts = frame[frame["authority"] == la].groupby("host_authority_code").size()
         counts = counts[counts >= minimum]
         where = centres.reindex(counts.index).dropna()
+        shown.append(where)
+        look = authority_style(la)
         ax.scatter(where["easting"], where["northing"], s=14 * counts.reindex(where.index), alpha=0.55,
-                   color=PALETTE[i], marker=MARKERS[i], edgecolors="black", linewidths=0.4, label=la)
+                   color=look["color"], marker=look["marker"], edgecolors="black", linewidths=0.4, label=la)
     for n in ((5, 10, 20) if publishing() else (1, 5, 20)):   # a key to marker size
         ax.scatter([], [], s=14 * n, color="white", edgecolors="black", linewidths=0.6, label=f"{n} child{'ren' if n > 1 else ''}")
+    _crop_to_england(ax, centres, shown)
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])
     ax.grid(False)
     for side in ax.spines.values():
         side.set_visible(False)
     ax.set_title("Where children were placed: host authorities", loc="left")
-    ax.legend(loc="upper left", fontsize=8, labelspacing=1.2, borderpad=1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, labelspacing=1.2, borderpad=1)
     return fig
+
+
+def _crop_to_england(ax, centres: pd.DataFrame, shown: list[pd.DataFrame], margin: float = 70_000) -> None:
+    """Limit the map to England (its authorities' centres plus a margin), widened to take in any
+    host authority drawn outside it."""
+    points = pd.concat([centres[centres.index.str.startswith("E")]] + shown)
+    ax.set_xlim(points["easting"].min() - margin, points["easting"].max() + margin)
+    ax.set_ylim(points["northing"].min() - margin, points["northing"].max() + margin)
 
 
 def sample_chart(strata: pd.DataFrame):
@@ -185,8 +232,9 @@ def sample_chart(strata: pd.DataFrame):
     rows = strata.assign(label=strata["authority"] + ": " + strata["stratum"])
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * len(rows)))
     y = np.arange(len(rows))
-    ax.barh(y - 0.2, rows["population"], 0.4, color=PALETTE[4], label="Children in the frame")
-    ax.barh(y + 0.2, rows["sample"], 0.4, color=PALETTE[0], hatch="///", edgecolor="white", label="Cases sampled")
+    # greys, not an authority's colour: these bars are frame and sample, not authorities
+    ax.barh(y - 0.2, rows["population"], 0.4, color="#BBBBBB", label="Children in the frame")
+    ax.barh(y + 0.2, rows["sample"], 0.4, color="#444444", hatch="///", edgecolor="white", label="Cases sampled")
     ax.set_yticks(y, rows["label"], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("Children")

@@ -27,6 +27,8 @@ BOTH = "Both authorities"
 FINDINGS_COLUMNS = ["authority", "section", "question", "report_label", "answer", "count", "n", "percent",
                     "ci_low", "ci_high", "weighted_percent"]
 DID_NOT_APPLY = "Did not apply to the case"
+NO_ANSWER = "No answer recorded"
+NOT_CODED = "Case not yet coded"
 
 
 def wilson(count: int, n: int) -> tuple[float, float]:
@@ -56,41 +58,93 @@ def first_coding(answers: pd.DataFrame) -> pd.DataFrame:
 
 def question_findings(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook,
                       authorities: list[str]) -> pd.DataFrame:
-    """The tidy findings table: one row per authority (and both together), question and answer."""
+    """The tidy findings table: one row per authority (and both together), question and answer.
+
+    Besides the question's answers, each question has a row counting the coded cases it did not
+    apply to (its relevance condition was false), and, when there are any, rows for coded cases it
+    applied to that have no answer and for sampled cases not yet coded (none of these is in n).
+    """
     # answers to a case no longer in the sample (substituted) do not count
     answers = first_coding(answers).merge(sample[["review_id", "design_weight"]], on="review_id", how="inner")
+    cases = case_values(answers, sample, codebook)
     rows = []
     empty = answers.iloc[0:0]
     for authority in authorities + [BOTH]:
-        cases = sample if authority == BOTH else sample[sample["authority"] == authority]
+        drawn = sample if authority == BOTH else sample[sample["authority"] == authority]
         mine = answers if authority == BOTH else answers[answers["authority"] == authority]
+        coded = {r: cases[r] for r in drawn["review_id"] if r in set(mine["review_id"])}
         by_question = dict(tuple(mine.groupby("question", sort=False)))
         for q in codebook.questions.itertuples():
             if q.type in ("text", "date", "number"):
                 continue
-            rows += _question_rows(authority, q, by_question.get(q.name, empty), cases, codebook)
+            given = by_question.get(q.name, empty)
+            rows += _question_rows(authority, q, given, codebook)
+            rows += _unanswered_rows(authority, q, set(given["review_id"]), coded, len(drawn), codebook)
     return pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
 
 
-def _question_rows(authority, q, given: pd.DataFrame, cases: pd.DataFrame, codebook: Codebook) -> list:
+def case_values(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook) -> dict[str, dict]:
+    """Per sampled case, the facts and answers that relevance conditions read, by name.
+
+    Parameters
+    ----------
+    answers : pd.DataFrame
+        The answers the findings use (one coding per case).
+    sample : pd.DataFrame
+        The sample, with the fact columns named in ``data_templates/facts.csv`` where present.
+    codebook : Codebook
+        The codebook (facts and question types).
+
+    Returns
+    -------
+    dict[str, dict]
+        ``{review_id: {name: value}}``; a multi-choice answer is the set of options ticked.
+    """
+    facts = {name: column for name, column in zip(codebook.facts["name"], codebook.facts["frame_column"])
+             if column in sample.columns}
+    values = {row["review_id"]: {name: row[column] for name, column in facts.items()}
+              for row in sample.to_dict("records")}
+    multi = set(codebook.questions.index[codebook.questions["type"] == "multi"])
+    for rid, question, answer in zip(answers["review_id"], answers["question"], answers["answer"]):
+        case = values.setdefault(rid, {})
+        if question in multi:
+            case.setdefault(question, set()).add(answer)
+        else:
+            case[question] = answer
+    return values
+
+
+def applies(codebook: Codebook, question: str, case: dict) -> bool:
+    """True when ``question``'s relevance condition holds for a case (see :func:`case_values`)."""
+    relevance = codebook.relevance(question)
+    return relevance.evaluate(case.get) if relevance else True
+
+
+def _question_rows(authority: str, q, given: pd.DataFrame, codebook: Codebook) -> list:
     answered = given.drop_duplicates("review_id")
     n = len(answered)
     weights = answered.set_index("review_id")["design_weight"].astype(float)
     rows = []
     ids_by_answer = given.groupby("answer")["review_id"].agg(set).to_dict()
     for option in codebook.options(q.name):
-        if option == NOT_APPLICABLE and q.type == "multi":
-            continue
         ids = ids_by_answer.get(option, set())
         count = len(ids)
         low, high = wilson(count, n)
         weighted = 100 * weights[weights.index.isin(ids)].sum() / weights.sum() if n else np.nan
         rows.append([authority, q.section, q.name, q.report_label, option, count, n,
                      100 * count / n if n else np.nan, low, high, weighted])
-    skipped = len(cases) - n
-    rows.append([authority, q.section, q.name, q.report_label, DID_NOT_APPLY, skipped, len(cases),
-                 np.nan, np.nan, np.nan, np.nan])
     return rows
+
+
+def _unanswered_rows(authority: str, q, answered: set, coded: dict[str, dict], drawn: int,
+                     codebook: Codebook) -> list:
+    """Coded cases the question did not apply to, coded cases with no answer, cases not coded."""
+    missing = [rid for rid in coded if rid not in answered]
+    skipped = sum(not applies(codebook, q.name, coded[rid]) for rid in missing)
+    counts = {DID_NOT_APPLY: (skipped, len(coded)), NO_ANSWER: (len(missing) - skipped, len(coded)),
+              NOT_CODED: (drawn - len(coded), drawn)}
+    return [[authority, q.section, q.name, q.report_label, what, count, n, np.nan, np.nan, np.nan, np.nan]
+            for what, (count, n) in counts.items() if what == DID_NOT_APPLY or count]
 
 
 def headline_table(findings: pd.DataFrame, codebook: Codebook, authorities: list[str]) -> pd.DataFrame:
@@ -199,16 +253,46 @@ def stability_sentence(frame: pd.DataFrame, authority: str) -> str:
     return text + "."
 
 
-def theme_counts(answers: pd.DataFrame, question: str) -> pd.DataFrame:
-    """Cases tagged with each theme, per authority (first coding)."""
+UNRANKED_THEMES = ("Other", "None identified", "Not recorded in file", NOT_APPLICABLE)
+THEME_QUESTIONS = ("good_practice_themes", "improvement_themes")
+
+
+def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | None = None) -> pd.DataFrame:
+    """Cases tagged with each theme, per authority (first coding), most often tagged first.
+
+    Parameters
+    ----------
+    answers : pd.DataFrame
+        Coded answers (one authority's, or several).
+    question : str
+        The theme question (``good_practice_themes`` or ``improvement_themes``).
+    authorities : list[str], optional
+        The authorities' columns, in this order (default: those in ``answers``).
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by theme: ``rank`` (ties share a rank), a column of cases per authority and, when there
+        is more than one authority, ``Total``. The answers that are not themes (``UNRANKED_THEMES``:
+        Other, None identified, ...) follow the ranked themes, with a blank rank.
+    """
     tagged = first_coding(answers)
     tagged = tagged[tagged["question"] == question]
-    table = tagged.rename(columns={"answer": "theme"}).pivot_table(
-        index="theme", columns="authority", values="review_id", aggfunc="nunique", fill_value=0)
+    table = _in_order(tagged.rename(columns={"answer": "theme"}).pivot_table(
+        index="theme", columns="authority", values="review_id", aggfunc="nunique", fill_value=0), authorities)
     if table.empty:
         return table
-    table["Total"] = table.sum(axis=1)
-    return table.sort_values("Total", ascending=False)
+    if len(table.columns) > 1:
+        table["Total"] = table.sum(axis=1)
+    cases = table.iloc[:, -1]
+    themes = cases[~cases.index.isin(UNRANKED_THEMES)]
+    themes = themes.sort_index().sort_values(ascending=False, kind="stable")
+    others = [t for t in UNRANKED_THEMES if t in cases.index]
+    table = table.reindex(list(themes.index) + others)
+    rank = themes.rank(method="min", ascending=False).astype(int).astype(str)
+    table.insert(0, "rank", rank.reindex(table.index).fillna(""))
+    table.columns.name = None
+    return table
 
 
 # -- computed once per report build, read by every notebook ------------------------------------
@@ -330,6 +414,128 @@ def answer_table(findings: pd.DataFrame, authority: str, question: str) -> pd.Da
     return rows[["answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent"]].set_index("answer")
 
 
+NOT_IN_N = (DID_NOT_APPLY, NO_ANSWER, NOT_CODED)
+BREAKDOWN_COLUMNS = ["report_label", "answer", "count", "percent", "ci_95", "weighted_percent"]
+
+
+def _shown_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings as a page may show them: small counts hidden (per question) when publishing."""
+    return published_findings(findings) if publishing() else findings
+
+
+def _interval_text(low, high) -> str:
+    if isinstance(low, str) or isinstance(high, str):
+        return SUPPRESSED
+    return "" if pd.isna(low) else f"{low:.0f}%\u00a0to\u00a0{high:.0f}%"   # kept on one line
+
+
+def answer_breakdown(findings: pd.DataFrame, codebook: Codebook, authority: str, section: str,
+                     leave_out: tuple[str, ...] = THEME_QUESTIONS) -> pd.DataFrame:
+    """Every answer to every question of one section, for one authority, in one compact table.
+
+    Parameters
+    ----------
+    findings : pd.DataFrame
+        The tidy findings table (:func:`question_findings`).
+    codebook : Codebook
+        Gives the section's questions, in codebook order.
+    authority : str
+        An authority's name, or ``BOTH``.
+    section : str
+        A section id from the codebook (``Q3``, ``voice`` ...).
+    leave_out : tuple[str, ...]
+        Questions shown elsewhere (by default the theme tags, which have their own ranked table).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``BREAKDOWN_COLUMNS``: the question (named on its first row, with n) and each answer with its
+        count, % of n, 95% interval and weighted %; then the cases not in n (did not apply, no answer
+        recorded, not yet coded), with counts only. A question with no answer at all says so in one row.
+    """
+    mine = findings[(findings["authority"] == authority) & (findings["section"] == section)
+                    & ~findings["question"].isin(leave_out)]
+    parts = [_question_breakdown(group, codebook.questions.loc[q, "type"])
+             for q, group in _shown_findings(mine).groupby("question", sort=False)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BREAKDOWN_COLUMNS)
+
+
+def _question_breakdown(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
+    answered = ~rows["answer"].isin(NOT_IN_N)
+    n = rows.loc[answered, "n"].iloc[0] if answered.any() else 0
+    if not isinstance(n, str) and n == 0:   # nothing to break down: one row says why
+        why = rows.iloc[:1].assign(answer=_nothing_answered(rows[~answered]), count="", percent=np.nan,
+                                   ci_low=np.nan, ci_high=np.nan, weighted_percent=np.nan)
+        rows = pd.concat([why, rows[~answered]])
+    table = pd.DataFrame({"answer": rows["answer"], "count": rows["count"], "percent": rows["percent"],
+                          "ci_95": [_interval_text(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+                          "weighted_percent": rows["weighted_percent"]}).reset_index(drop=True)
+    several = "; more than one answer allowed" if kind == "multi" else ""
+    label = f"{rows['report_label'].iloc[0]} (n = {n if isinstance(n, str) else count_text(n)}{several})"
+    table.insert(0, "report_label", [label] + [""] * (len(table) - 1))
+    return table
+
+
+def _nothing_answered(others: pd.DataFrame) -> str:
+    """Why a question has no answered case, in words."""
+    count = dict(zip(others["answer"], others["count"]))
+    if count.get(NO_ANSWER, 0):
+        return "No answers were recorded for this question"
+    if count.get(DID_NOT_APPLY, 0):
+        return "The question applied to no coded case"
+    return "No case has been coded yet"
+
+
+def outcome_distribution(findings: pd.DataFrame, codebook: Codebook, authorities: list[str],
+                         sections: tuple[str, ...] = ("Q5", "overall")) -> list[tuple[str, pd.DataFrame]]:
+    """The outcome questions' answers side by side: one table per answer list, a row per question
+    and authority, a column per answer ('count (percent)') and n.
+
+    Parameters
+    ----------
+    findings : pd.DataFrame
+        The tidy findings table.
+    codebook : Codebook
+        Gives the questions of ``sections`` (single-choice only) and their answer lists.
+    authorities : list[str]
+        The authorities, in report order.
+    sections : tuple[str, ...]
+        The codebook sections holding outcomes.
+
+    Returns
+    -------
+    list[tuple[str, pd.DataFrame]]
+        (caption, table) pairs, in codebook order.
+    """
+    questions = codebook.questions[codebook.questions["section"].isin(sections)
+                                   & codebook.questions["type"].eq("choice")]
+    shown = _shown_findings(findings[findings["question"].isin(questions.index)
+                                     & findings["authority"].isin(authorities)])
+    out = []
+    for _, group in questions.groupby("choices", sort=False):
+        rows = [_distribution_row(shown, q, la, codebook.options(q)) | {"report_label": label, "authority": la}
+                for q, label in zip(group.index, group["report_label"]) for la in authorities]
+        table = pd.DataFrame(rows)
+        table = table[["report_label", "authority"] + [c for c in table if c not in ("report_label", "authority")]]
+        table.loc[table["report_label"].duplicated(), "report_label"] = ""   # each question named once
+        labels = list(group["report_label"])
+        caption = labels[0] if len(labels) == 1 else (f"{len(labels)} questions with the same answers, "
+                                                      f"from '{labels[0]}' to '{labels[-1]}'")
+        out.append((caption, table))
+    return out
+
+
+def _distribution_row(shown: pd.DataFrame, question: str, authority: str, options: list[str]) -> dict:
+    rows = shown[(shown["question"] == question) & (shown["authority"] == authority)].set_index("answer")
+    cells = {}
+    for option in options:
+        count, pct = rows.loc[option, "count"], rows.loc[option, "percent"]
+        cells[option] = (count if isinstance(count, str) else "-" if pd.isna(pct)
+                         else f"{count:.0f}\u00a0({pct:.0f}%)")
+    n = rows.loc[options[0], "n"] if options else 0
+    return cells | {"n": n if isinstance(n, str) else int(n)}
+
+
 def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, minimum_n: int = 5):
     """The ``k`` questions with the highest and the lowest good-practice share (n >= minimum_n)."""
     column = f"{authority}|percent"
@@ -338,17 +544,146 @@ def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, mini
     return usable.nlargest(k, column), usable.nsmallest(k, column)
 
 
+def key_points(headlines: pd.DataFrame, answers: pd.DataFrame, authority: str = BOTH, k: int = 3,
+               minimum_n: int = 5) -> str:
+    """Key strengths and areas for improvement in Markdown: the ``k`` highest and lowest
+    good-practice shares (with weighted estimates), then the themes reviewers tagged most often.
+
+    Parameters
+    ----------
+    headlines : pd.DataFrame
+        The headline table (:func:`headline_table`).
+    answers : pd.DataFrame
+        The coded answers (themes are counted from them).
+    authority : str
+        An authority's name, or ``BOTH`` for every authority.
+    k, minimum_n : int
+        How many questions and themes to list; the fewest answered cases a question needs to be ranked.
+    """
+    best, worst = strengths_and_gaps(headlines, authority, k, minimum_n)
+    mine = answers if authority == BOTH else answers[answers["authority"] == authority]
+    blocks = []
+    for title, rows, question in [("Strengths", best, "good_practice_themes"),
+                                  ("Areas for improvement", worst, "improvement_themes")]:
+        lines = [headline_sentence(r, authority) for _, r in rows.iterrows()] or [
+            f"No question has {minimum_n} or more answered cases yet, so none is ranked."]
+        lines.append(top_themes_sentence(mine, question, k))
+        blocks.append(f"**{title}**\n\n" + "\n".join("- " + line for line in lines))
+    return "\n\n".join(blocks)
+
+
+def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str:
+    """The ``k`` themes tagged in most cases for ``question``, with their counts, in words."""
+    counts = theme_counts(answers, question)
+    label = "Good practice themes" if question == "good_practice_themes" else "Improvement themes"
+    ranked = counts[counts["rank"] != ""] if not counts.empty else counts
+    if ranked.empty:
+        return f"{label}: none tagged yet."
+    cases = ranked.iloc[:, -1].head(k)
+    listed = "; ".join(f"{theme} ({count_text(n)} case{'s' if n != 1 else ''})" for theme, n in cases.items())
+    return f"{label} tagged most often by reviewers: {listed}."
+
+
 def headline_sentence(row: pd.Series, authority: str) -> str:
-    """One finding in words, e.g. 'Host authority notified: 15 of 27 cases (56%, 95% CI 37% to 72%).'"""
+    """One finding in words, e.g. 'Host authority notified (Yes): 15 of 27 cases (56%, 95% CI 37% to 72%;
+    weighted 60%).' The weighted estimate is left out when there is none."""
     n = int(row.get(f"{authority}|n", 0) or 0)
     if n == 0:
         return f"{row['report_label']}: no case was answered."
     count = int(row[f"{authority}|count"])
     if publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
         return f"{row['report_label']} ({row['headline_answer']}): not shown, as the numbers are small (n = {count_text(n)})."
+    weighted = row.get(f"{authority}|weighted_percent", np.nan)
+    weighted = "" if pd.isna(weighted) else f"; weighted {weighted:.0f}%"
     return (f"{row['report_label']} ({row['headline_answer']}): {count} of {n} cases "
             f"({row[f'{authority}|percent']:.0f}%, 95% CI {row[f'{authority}|ci_low']:.0f}% to "
-            f"{row[f'{authority}|ci_high']:.0f}%).")
+            f"{row[f'{authority}|ci_high']:.0f}%{weighted}).")
+
+
+def weighting_note(sample: pd.DataFrame, frame: pd.DataFrame, authorities: list[str],
+                   sampling_method: str = "") -> str:
+    """How the weighted percentages are made, once per page, with any caveat the sampling output gives.
+
+    Parameters
+    ----------
+    sample : pd.DataFrame
+        The sample, with each case's ``design_weight``.
+    frame : pd.DataFrame
+        The population frame.
+    authorities : list[str]
+        The authorities the page covers.
+    sampling_method : str
+        The sampling stage's methods paragraph (``sample/sampling_method.md``); its adjustments are quoted.
+
+    Returns
+    -------
+    str
+        Markdown: the method, then each authority whose weights do not add up to its children in the
+        frame, then the sampling stage's adjustments.
+    """
+    text = ("**Weighted %** uses design weights: each case stands for the children of its stratum in the frame "
+            "(children in the stratum divided by cases drawn from it), so the weighted percentage estimates the "
+            "share among all the authority's children placed out of area, not only the cases read.")
+    for authority in authorities:
+        weights = sample.loc[sample["authority"] == authority, "design_weight"].astype(float).sum()
+        children = int((frame["authority"] == authority).sum())
+        if abs(weights - children) >= 0.5:
+            text += (f" For {authority} the weights add up to {weights:,.0f}, not the {children:,} children in "
+                     f"the frame, so its weighted figures describe {weights:,.0f} children.")
+    notes = sampling_notes(sampling_method, authorities, set(frame["authority"]))
+    return text + (f" The sampling stage notes: {notes}" if notes else "")
+
+
+def sampling_notes(sampling_method: str, authorities: list[str], everyone: set[str]) -> str:
+    """The adjustments the sampling stage reported (after 'Adjustments:' in its methods paragraph),
+    keeping the sentences about ``authorities`` and those naming no authority of ``everyone``."""
+    _, _, adjustments = sampling_method.partition("Adjustments:")
+    sentences = [s.strip() for s in adjustments.replace("\n", " ").split(". ") if s.strip()]
+    kept = [s for s in sentences if any(a in s for a in authorities) or not any(a in s for a in everyone)]
+    return ". ".join(s.rstrip(".") for s in kept) + "." if kept else ""
+
+
+def _coded_ids(answers: pd.DataFrame, sample: pd.DataFrame) -> set:
+    """The sampled cases with at least one coded answer (first coder or moderated)."""
+    return set(first_coding(answers)["review_id"]) & set(sample["review_id"])
+
+
+def case_files_sentence(sample: pd.DataFrame, answers: pd.DataFrame, authorities: list[str]) -> str:
+    """How many case files were sampled and how many coded, e.g. '45 case files were sampled and 27 coded'."""
+    coded = _coded_ids(answers, sample)
+    if len(coded) == len(sample):
+        return f"The review read all {len(sample)} sampled case files."
+    parts = [f"{la} {int((sample['authority'] == la).sum())} sampled, "
+             f"{int(sample.loc[sample['authority'] == la, 'review_id'].isin(coded).sum())} coded" for la in authorities]
+    return (f"{len(sample)} case files were sampled and {len(coded)} have been coded so far ({'; '.join(parts)}); "
+            "the findings rest on the coded cases only.")
+
+
+def uncoded_statement(review: "Review", authority: str) -> str:
+    """A plain statement for an authority with no coded case ('' when it has some)."""
+    mine = review.sample[review.sample["authority"] == authority]
+    if _coded_ids(review.answers, mine):
+        return ""
+    return (f"No case file from {authority} has been coded yet ({len(mine)} sampled), so there are no findings "
+            "from its case files to show. They appear here once its reviewers' workbooks are returned and checked.")
+
+
+def moderation_summary(answers: pd.DataFrame, codebook: Codebook) -> str:
+    """Disagreements between two coders, how many were settled at moderation, and which answer counts."""
+    from review_lib.reliability import disagreements
+
+    differ = disagreements(answers, codebook)
+    moderated = answers[answers["role"] == "moderated"]
+    agreed = set(zip(moderated["review_id"], moderated["question"]))
+    settled = sum(key in agreed for key in zip(differ["review_id"], differ["question"]))
+    still_open = len(differ) - settled
+    return (f"The two coders of a double-coded case gave different answers {len(differ)} time"
+            f"{'s' if len(differ) != 1 else ''}; {settled} of these {'has' if settled == 1 else 'have'} been "
+            f"settled at moderation and {still_open} {'is' if still_open == 1 else 'are'} still open. "
+            "Until an answer is settled, the findings use the first coder's answer; an answer agreed at moderation "
+            f"replaces it ({len(moderated)} answer{'s' if len(moderated) != 1 else ''} replaced so far). "
+            "Disagreements are listed in check/disagreements.csv; agreed answers are recorded in "
+            "report_inputs/moderated_answers.csv.")
 
 
 def population_sentence(frame: pd.DataFrame, config) -> str:
@@ -424,9 +759,10 @@ def chosen_quotes(quotes: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage_notes(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebook,
-                   authorities: list[str]) -> list[str]:
-    """Plain statements of what the findings cannot show, so a gap is said, not hidden."""
-    notes = []
+                   authorities: list[str], findings: pd.DataFrame | None = None) -> list[str]:
+    """Plain statements of what the findings cannot show, so a gap is said, not hidden
+    (with ``findings``, also the codebook questions no coded case has an answer to)."""
+    notes = [] if findings is None else unanswered_notes(findings)
     unknown = sorted(set(answers["question"]) - set(codebook.questions.index))
     if unknown:
         notes.append(f"Answers to {len(unknown)} question(s) not in codebook {codebook.version} were left out: "
@@ -446,6 +782,16 @@ def coverage_notes(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Codebo
     return notes
 
 
+def unanswered_notes(findings: pd.DataFrame) -> list[str]:
+    """One statement per question that applied to coded cases but has no answer from any of them."""
+    both = findings[findings["authority"] == BOTH]
+    missing = both[both["answer"].eq(NO_ANSWER) & (both["count"] > 0)]
+    answered_n = both[~both["answer"].isin(NOT_IN_N)].groupby("question")["n"].max()
+    return [f"'{row.report_label}': no answers were recorded for this question ({row.count} coded case"
+            f"{'s' if row.count != 1 else ''} it applied to), so it is shown as missing, not as not applicable."
+            for row in missing.itertuples() if answered_n.get(row.question, 0) == 0]
+
+
 def answered(headlines: pd.DataFrame, authorities: str | list[str]) -> pd.DataFrame:
     """The headline rows with at least one answered case in any of ``authorities`` (what a chart can show)."""
     names = [authorities] if isinstance(authorities, str) else authorities
@@ -458,18 +804,22 @@ def answered(headlines: pd.DataFrame, authorities: str | list[str]) -> pd.DataFr
 def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFrame:
     """Each headline question as 'count of n (percent)' per authority, with the comparison in words.
 
+    The weighted estimate follows when the headline table has one ('12 of 15 (80%; weighted 75%)').
     When publishing, a cell whose count, complement or n is 1 to 4 shows 'c' (these are text, so
     table suppression cannot see the counts inside them)."""
     out = headlines[["report_label"]].copy()
     for la in authorities:
         cells = []
-        for count, n, pct in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"]):
+        weighted = headlines.get(f"{la}|weighted_percent", pd.Series(np.nan, index=headlines.index))
+        for count, n, pct, w in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"],
+                                    weighted):
             if not n or pd.isna(n):
                 cells.append("-")
             elif publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
                 cells.append(SUPPRESSED)
             else:
-                cells.append(f"{count:.0f} of {n:.0f} ({pct:.0f}%)")
+                weighted_text = "" if pd.isna(w) else f"; weighted {w:.0f}%"
+                cells.append(f"{count:.0f} of {n:.0f} ({pct:.0f}%{weighted_text})")
         out[la] = cells
     out["comparison"] = headlines["comparison"]
     return out.set_index("report_label")
@@ -504,8 +854,8 @@ def codebook_summary(codebook: Codebook) -> tuple[str, pd.DataFrame]:
     """The codebook in a sentence, and its questions counted by section (in report order)."""
     questions = codebook.questions
     titles = {x["id"]: x["title"] for x in codebook.sections()}
-    per_section = questions.groupby("section", sort=False).size().rename("questions").to_frame()
-    per_section.index = pd.Index([titles.get(i, i) for i in per_section.index], name="section")
+    per_section = questions.groupby("section", sort=False).size().rename("Questions").to_frame()
+    per_section.index = pd.Index([titles.get(i, i) for i in per_section.index], name="Section")
     text = (f"Reviewers answered codebook version {codebook.version} ({len(questions)} questions; "
             f"{int(questions['focus'].eq('experience').sum())} about the child's experience and outcomes, "
             f"{int(questions['focus'].eq('compliance').sum())} about process and compliance). Every answer list "
@@ -516,19 +866,29 @@ def codebook_summary(codebook: Codebook) -> tuple[str, pd.DataFrame]:
 def limitations(sample: pd.DataFrame) -> list[str]:
     """The review's limitations in plain words, with the figures that make them concrete."""
     n = len(sample)
-    low, high = wilson(n // 2, n)
     twice = int(sample["double_coded"].astype(str).str.lower().eq("true").sum())
+    sizes = sample.groupby("authority", sort=False).size() if "authority" in sample else pd.Series(dtype=int)
+    per_authority = "; ".join(f"for {la}, {interval_example(m)}" for la, m in sizes.items())
     return [
-        f"**Sample size.** {n} case files give wide intervals: a share of 50% from {n} cases has a 95% interval "
-        f"of about {low:.0f}% to {high:.0f}%, and per authority wider still.",
+        f"**Sample size.** {n} case files give wide intervals: {interval_example(n)}"
+        + (f". Per authority they are wider still: {per_authority}." if per_authority else "."),
         "**What files record.** Reviewers code what the case file shows; good work that was not recorded counts as "
         "\"Not recorded in file\", which is itself a finding about recording.",
         "**Weighted estimates** assume each stratum's sampled cases represent its other children; they correct for "
-        "the deliberate over-sampling of 10 to 15 year olds, not for files that could not be found (see substitutions).",
+        "strata being sampled at different rates, not for files that could not be found (see substitutions).",
         f"**Reliability** rests on {twice} cases coded twice; agreement on single questions is indicative only.",
         "**Comparisons** between authorities use Fisher's exact test; with samples this size only large "
         "differences can be detected, so \"no clear difference\" does not mean \"the same\".",
     ]
+
+
+def interval_example(n: int) -> str:
+    """The 95% interval of a share of about half of ``n`` cases, in words, from the numbers it states."""
+    half = n // 2
+    if n == 0:
+        return "no case has been drawn"
+    low, high = wilson(half, n)
+    return f"{half} of {n} cases ({100 * half / n:.0f}%) has a 95% interval of {low:.0f}% to {high:.0f}%"
 
 
 # -- publication: small-number suppression -------------------------------------------------------
@@ -547,7 +907,9 @@ def publishing() -> bool:
 
 
 def is_small(value) -> bool:
-    """A count of 1 to 4: shown as 'c' in a published report."""
+    """A count shown as 'c' in a published report: 1 to 4, or one a published table already hides."""
+    if isinstance(value, str) and value == SUPPRESSED:
+        return True
     try:
         return 1 <= float(value) <= 4
     except (TypeError, ValueError):
@@ -555,55 +917,383 @@ def is_small(value) -> bool:
 
 
 def count_text(count) -> str:
-    """A count for a sentence: 'fewer than 5' for 1 to 4 when publishing."""
+    """A count for a sentence: 'fewer than 5' for 1 to 4 when publishing ('c' for one already hidden,
+    which may be any size)."""
+    if isinstance(count, str) and count == SUPPRESSED:
+        return SUPPRESSED
     return "fewer than 5" if publishing() and is_small(count) else f"{int(count):,}"
 
 
 def suppress_table(table: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     """Hide small counts so that no reader can recover them, DfE style.
 
-    Primary: every count of 1 to 4 becomes 'c'. Secondary, repeated until nothing changes: a column
-    with exactly one hidden count hides its next smallest non-zero count too, and so does a row when
-    the table has a Total column, so that a total cannot be used to undo the first by subtraction. Derived figures (percentages, intervals,
-    medians) in a row with a hidden count are hidden as well.
+    Primary: every count of 1 to 4 becomes 'c', and a count already shown as 'c' stays hidden.
+    Secondary, repeated until nothing changes: a column with exactly one hidden count hides its next
+    smallest non-zero count too (its total is public), and so does a row when the table has a Total
+    column; then any hidden count the shown figures still determine has a neighbour hidden as well
+    (:func:`secondary_suppression`). Derived figures (percentages, intervals, medians) in a row with a
+    hidden count are hidden as well. Figures read back from a file as words become numbers again.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        The table as shown (one row per line of the page).
+    kinds : dict[str, str]
+        Each column's kind: ``count``, ``derived`` or ``text`` (``data_templates/report_columns.csv``).
+
+    Returns
+    -------
+    pd.DataFrame
+        The table with hidden figures replaced by ``SUPPRESSED``.
     """
-    counts = [c for c in table.columns if kinds.get(c) == "count" and pd.api.types.is_numeric_dtype(table[c])]
-    values = table[counts].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=float)
-    mask = (values >= 1) & (values <= 4)
-    changed = True
-    while changed:  # each pass hides at least one more cell or stops, so this ends
-        changed = False
-        passes = [(values, mask)]
-        if "Total" in counts:   # a row total could undo a lone hidden cell in its row
-            parts = [i for i, c in enumerate(counts) if c != "Total"]
-            passes.append((values[:, parts].T, None))
-        for view, hide in passes:
-            if hide is None:   # rows: work on the part columns, writing back into the mask
-                hide = mask[:, parts].T.copy()
-                before = hide.copy()
-            for j in range(view.shape[1]):
-                if hide[:, j].sum() == 1:
-                    spare = np.where(~hide[:, j] & (view[:, j] > 0))[0]
-                    if len(spare):
-                        hide[spare[np.argmin(view[spare, j])], j] = True
-                        changed = True
-            if hide is not mask:
-                mask[:, parts] |= hide.T
-                changed = changed or bool((hide != before).any())
-    hidden = pd.DataFrame(mask, index=table.index, columns=counts)
+    counts = [c for c in table.columns if kinds.get(c) == "count" and _figures(table[c]) is not None]
+    values = np.column_stack([_figures(table[c]).fillna(0).to_numpy(float) for c in counts]) if counts else \
+        np.zeros((len(table), 0))
+    marked = np.column_stack([table[c].astype(object).eq(SUPPRESSED).to_numpy() for c in counts]) if counts else \
+        np.zeros((len(table), 0), bool)
+    lines, last = _table_lines(values.shape, counts)
+    hidden = secondary_suppression(values.ravel(), marked.ravel() | _small(values.ravel()), lines, last)
+    return _with_hidden(table, counts, hidden.reshape(values.shape), kinds)
+
+
+def _small(values: np.ndarray) -> np.ndarray:
+    return (values >= 1) & (values <= 4)
+
+
+def _figures(column: pd.Series) -> pd.Series | None:
+    """A column's numbers (NaN where blank or hidden), or None when it holds words."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float)
+    text = column.astype(object)
+    blank = text.isna() | text.astype(str).str.strip().isin(["", SUPPRESSED])
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+    return None if (numbers.isna() & ~blank).any() else numbers.astype(float)
+
+
+def _whole(numbers: pd.Series) -> pd.Series:
+    """Whole numbers as integers (a count read back from a file shows as '5', not '5.0')."""
+    return pd.Series([int(v) if pd.notna(v) and float(v).is_integer() else v for v in numbers],
+                     index=numbers.index, dtype=object)
+
+
+def _table_lines(shape: tuple[int, int], counts: list[str]) -> tuple[list, np.ndarray]:
+    """A shown table's lines: each count column (its total is public), and each row with a Total column."""
+    index = np.arange(shape[0] * shape[1]).reshape(shape)
+    lines = [(index[:, j], np.ones(shape[0])) for j in range(shape[1])]
+    last = np.zeros(index.size, bool)
+    if "Total" in counts:
+        total = counts.index("Total")
+        signs = np.where(np.arange(shape[1]) == total, -1.0, 1.0)   # parts minus their Total is zero
+        lines += [(index[i, :], signs) for i in range(shape[0])]
+        last[index[:, total]] = True
+    return lines, last
+
+
+def _with_hidden(table: pd.DataFrame, counts: list[str], hidden: np.ndarray, kinds: dict[str, str]) -> pd.DataFrame:
     out = table.astype(object).copy()
-    for column in counts:
-        out.loc[hidden[column], column] = SUPPRESSED
-    derived = [c for c in table.columns if kinds.get(c) == "derived"]
-    rows = hidden.any(axis=1)
-    for column in derived:
+    for j, column in enumerate(counts):
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            out[column] = _whole(_figures(table[column])).where(~table[column].astype(object).eq(SUPPRESSED),
+                                                                SUPPRESSED)
+        out.loc[hidden[:, j], column] = SUPPRESSED
+    rows = hidden.any(axis=1) if counts else np.zeros(len(table), bool)
+    for column in [c for c in table.columns if kinds.get(c) == "derived"]:
+        figures = None if pd.api.types.is_numeric_dtype(table[column]) else _figures(table[column])
+        if figures is not None:   # numbers read back as words: numbers again, hidden ones kept hidden
+            out[column] = figures.astype(object).where(~table[column].astype(object).eq(SUPPRESSED), SUPPRESSED)
         out.loc[rows, column] = SUPPRESSED
     return out
 
 
+def secondary_suppression(values: np.ndarray, hidden: np.ndarray, lines: list[tuple[np.ndarray, np.ndarray]],
+                          last_resort: np.ndarray | None = None) -> np.ndarray:
+    """Hide further cells until no hidden cell can be worked out from the cells shown.
+
+    First the rule a reader can check by eye: a line (row or column) with exactly one hidden cell
+    hides its next smallest non-zero shown cell too, until nothing changes. Then, since lines cross
+    (a total can sit in several), any hidden cell that the shown cells still determine exactly
+    (by linear algebra over all the lines at once) has the smallest non-zero shown cell of one of
+    its lines hidden as well, until none is determined.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        Every cell's count, flat.
+    hidden : np.ndarray
+        Cells hidden so far (the primary suppression), flat booleans.
+    lines : list of (cells, signs)
+        Each line's cells (flat indices) and their signs: the signed cells add up to a total every
+        reader knows (a line whose total is one of its cells gives that cell the sign -1).
+    last_resort : np.ndarray, optional
+        Cells hidden only when a line has no other choice (totals), flat booleans.
+
+    Returns
+    -------
+    np.ndarray
+        The cells to hide, flat booleans.
+    """
+    hidden = np.asarray(hidden, bool).copy()
+    last = np.zeros(hidden.shape, bool) if last_resort is None else np.asarray(last_resort, bool)
+    while True:   # each pass hides at least one more cell or returns, so this ends
+        _hide_lone_cells(values, hidden, lines, last)
+        if not any(_protect(cell, values, hidden, lines, last) for cell in determined(hidden, lines)):
+            return hidden
+
+
+def _hide_lone_cells(values: np.ndarray, hidden: np.ndarray, lines, last: np.ndarray) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for cells, _ in lines:
+            if hidden[cells].sum() == 1:
+                changed |= _hide_one(cells, values, hidden, last)
+
+
+def _hide_one(cells: np.ndarray, values: np.ndarray, hidden: np.ndarray, last: np.ndarray) -> bool:
+    """Hide the line's smallest non-zero shown cell (a total only when nothing else will do)."""
+    spare = cells[~hidden[cells] & (values[cells] > 0)]
+    if not len(spare):
+        return False
+    hidden[spare[np.lexsort((values[spare], last[spare]))[0]]] = True
+    return True
+
+
+def _protect(cell: int, values: np.ndarray, hidden: np.ndarray, lines, last: np.ndarray) -> bool:
+    """Hide a shown cell so that ``cell`` is no longer determined: the first, in order of preference
+    (on a line through ``cell``, not a total, smallest), that does it alone, else the first of them.
+    False when nothing can: public figures fix ``cell`` whatever else is hidden (it is then no secret)."""
+    through = {int(c) for cells, _ in lines if cell in cells for c in cells}
+    spare = [c for c in np.flatnonzero(~hidden & (values > 0))]
+    spare.sort(key=lambda c: (c not in through, bool(last[c]), values[c]))
+    if not spare or _is_determined(cell, hidden | (values > 0), lines):
+        return False
+    for candidate in spare:
+        trial = hidden.copy()
+        trial[candidate] = True
+        if not _is_determined(cell, trial, lines):
+            hidden[candidate] = True
+            return True
+    hidden[spare[0]] = True
+    return True
+
+
+def _equations(hidden: np.ndarray, lines) -> tuple[np.ndarray, np.ndarray]:
+    """The lines' equations over the hidden cells (one row per line that has any), and those cells."""
+    unknown = np.flatnonzero(hidden)
+    where = {int(cell): k for k, cell in enumerate(unknown)}
+    rows = []
+    for cells, signs in lines:
+        row = np.zeros(len(unknown))
+        for cell, sign in zip(cells, signs):
+            if int(cell) in where:
+                row[where[int(cell)]] = sign
+        if row.any():
+            rows.append(row)
+    return (np.array(rows) if rows else np.zeros((0, len(unknown)))), unknown
+
+
+def _is_determined(cell: int, hidden: np.ndarray, lines) -> bool:
+    system, unknown = _equations(hidden, lines)
+    if not len(system):
+        return False
+    unit = (unknown == cell).astype(float)
+    return np.linalg.matrix_rank(np.vstack([system, unit])) == np.linalg.matrix_rank(system)
+
+
+def determined(hidden: np.ndarray, lines: list[tuple[np.ndarray, np.ndarray]]) -> list[int]:
+    """The hidden cells whose value the shown cells and the lines' totals fix exactly.
+
+    A hidden cell is fixed when its unit vector lies in the row space of the lines' equations
+    restricted to the hidden cells (adding it to them does not raise their rank)."""
+    system, unknown = _equations(np.asarray(hidden, bool), lines)
+    if not len(system):
+        return []
+    rank = np.linalg.matrix_rank(system)
+    eye = np.eye(len(unknown))
+    return [int(cell) for k, cell in enumerate(unknown) if np.linalg.matrix_rank(np.vstack([system, eye[k]])) == rank]
+
+
+# -- publication: the findings table, suppressed per question across authorities ----------------
+NOT_SHOWN = "not shown: small numbers"
+HIDDEN_COUNT, HIDDEN_N = "hidden_count", "hidden_n"
+SHARE_FIELDS = ("count", "n", "percent", "ci_low", "ci_high", "weighted_percent")
+DERIVED_FIELDS = ("percent", "ci_low", "ci_high", "weighted_percent")
+
+
+def findings_mask(findings: pd.DataFrame) -> pd.DataFrame:
+    """Which counts and denominators a published report hides, per question over the whole table.
+
+    Each question is one table: the authorities and ``BOTH`` are its rows; its answers, the coded
+    cases it did not apply to, those with no answer recorded, and n are its columns. Its lines are
+    each authority's answers (adding up to n), n with the unanswered cases (adding up to the cases
+    coded) and each column (the authorities adding up to ``BOTH``). Counts of 1 to 4 are hidden, then
+    :func:`secondary_suppression` hides enough more that no total gives one back. Cases coded and
+    cases not yet coded are not suppressed: each page states them (how far coding has got).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``HIDDEN_COUNT`` and ``HIDDEN_N`` (booleans), indexed like ``findings``: a hidden n hides
+        the n of every answer of that authority and question.
+    """
+    count, n = np.zeros(len(findings), bool), np.zeros(len(findings), bool)
+    for positions in findings.groupby("question", sort=False).indices.values():
+        count[positions], n[positions] = _question_mask(findings.iloc[positions])
+    return pd.DataFrame({HIDDEN_COUNT: count, HIDDEN_N: n}, index=findings.index)
+
+
+def _question_mask(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden count, hidden n) for each row of one question's findings, in the group's order."""
+    rows = [a for a in dict.fromkeys(group["authority"]) if a != BOTH] + ([BOTH] if (group["authority"] == BOTH).any() else [])
+    columns = [a for a in dict.fromkeys(group["answer"]) if a != NOT_CODED]
+    options = [a for a in columns if a not in NOT_IN_N]
+    layout = columns + ["n"]                       # cells: answers, unanswered cases, then n
+    values, marked = _question_grid(group, rows, layout)
+    cells = np.arange(values.size).reshape(values.shape)
+    answers = [layout.index(o) for o in options]
+    # a multi-choice question's answers add up to more than n: there n is no total of them
+    additive = marked.any() or np.allclose(values[:, answers].sum(axis=1), values[:, -1])
+    lines = _question_lines(cells, layout, options, rows, additive)
+    last = np.zeros(values.shape, bool)
+    last[:, -1] = True                             # n is a total
+    if rows[-1] == BOTH:
+        last[-1, :] = True
+    hidden = secondary_suppression(values.ravel(), marked.ravel() | _small(values.ravel()), lines, last.ravel())
+    hidden = hidden.reshape(values.shape)
+    at = {(r, c): hidden[i, j] for i, r in enumerate(rows) for j, c in enumerate(layout)}
+    count = np.array([at.get((a, x), False) for a, x in zip(group["authority"], group["answer"])])
+    n = np.array([at[(a, "n")] and x in options for a, x in zip(group["authority"], group["answer"])])
+    return count, n
+
+
+def _question_grid(group: pd.DataFrame, rows: list[str], layout: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One question's counts as authority-by-column arrays (a missing row counts 0), and those marked 'c'."""
+    numbers = _figures(group["count"]).fillna(0)
+    marked = group["count"].astype(object).eq(SUPPRESSED)
+    if HIDDEN_COUNT in group:   # computed before over the whole table: keep it
+        marked |= group[HIDDEN_COUNT].astype(bool)
+    values, seeds = np.zeros((len(rows), len(layout))), np.zeros((len(rows), len(layout)), bool)
+    place = {(r, c): (i, j) for i, r in enumerate(rows) for j, c in enumerate(layout)}
+    for authority, answer, value, mark in zip(group["authority"], group["answer"], numbers, marked):
+        if (authority, answer) in place:
+            values[place[authority, answer]], seeds[place[authority, answer]] = value, mark
+    n_numbers, n_marked = _figures(group["n"]).fillna(0), group["n"].astype(object).eq(SUPPRESSED)
+    if HIDDEN_N in group:
+        n_marked |= group[HIDDEN_N].astype(bool)
+    for authority, answer, value, mark in zip(group["authority"], group["answer"], n_numbers, n_marked):
+        if answer not in NOT_IN_N and authority in rows:
+            values[rows.index(authority), -1], seeds[rows.index(authority), -1] = value, mark
+    return values, seeds
+
+
+def _question_lines(cells: np.ndarray, layout: list[str], options: list[str], rows: list[str],
+                    additive: bool) -> list:
+    """The lines of one question's table (see :func:`findings_mask`)."""
+    answers = [layout.index(o) for o in options]
+    unanswered = [j for j, c in enumerate(layout[:-1]) if c not in options]
+    lines = []
+    for i in range(len(rows)):
+        if additive:
+            lines.append((cells[i, answers + [-1]], np.array([1.0] * len(answers) + [-1.0])))   # answers - n = 0
+        lines.append((cells[i, unanswered + [-1]], np.ones(len(unanswered) + 1)))   # n + unanswered = coded
+    signs = np.array([1.0] * (len(rows) - 1) + [-1.0 if rows[-1] == BOTH else 1.0])
+    lines += [(cells[:, j], signs) for j in range(len(layout))]   # authorities - both = 0
+    return lines
+
+
 def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """``findings.csv`` for publication: small counts hidden within each authority and question."""
-    kinds = {"count": "count", "n": "count", "percent": "derived", "ci_low": "derived", "ci_high": "derived",
-             "weighted_percent": "derived"}
-    parts = [suppress_table(group, kinds) for _, group in findings.groupby(["authority", "question"], sort=False)]
-    return pd.concat(parts) if parts else findings
+    """``findings.csv`` for publication: small counts hidden per question across the authorities and
+    both together (:func:`findings_mask`), with the percentages and intervals of a hidden count or n.
+
+    A table that carries ``HIDDEN_COUNT`` / ``HIDDEN_N`` (the mask worked out over the whole table, as
+    the report build gives the notebooks) keeps those cells hidden even when only part of it is passed.
+    """
+    if findings.empty:
+        return findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore")
+    mask = findings_mask(findings)
+    out = findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore").astype(object)
+    for column in ("count", "n"):
+        out[column] = _whole(_figures(findings[column]))
+    for column in DERIVED_FIELDS:
+        out[column] = _figures(findings[column]).astype(object)
+    share = (mask[HIDDEN_COUNT] | mask[HIDDEN_N]).to_numpy()
+    out.loc[mask[HIDDEN_COUNT].to_numpy(), "count"] = SUPPRESSED
+    out.loc[mask[HIDDEN_N].to_numpy(), "n"] = SUPPRESSED
+    for column in DERIVED_FIELDS:
+        out.loc[share & out[column].notna().to_numpy(), column] = SUPPRESSED
+    return out
+
+
+def with_suppression(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings with the mask of the whole table attached (``HIDDEN_COUNT``, ``HIDDEN_N``), so that
+    a page passing on only part of them hides exactly what ``findings.csv`` hides."""
+    return pd.concat([findings, findings_mask(findings)], axis=1)
+
+
+def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """The headline table for publication: a share whose count or n is hidden in the findings shows
+    'c' (with its percentage and interval), and the comparison of two authorities is not shown when
+    it involves a hidden share (a p-value can identify the count behind it).
+
+    Parameters
+    ----------
+    headlines : pd.DataFrame
+        :func:`headline_table`.
+    findings : pd.DataFrame
+        The whole findings table it was made from.
+    """
+    mask = findings_mask(findings)
+    hidden = dict(zip(zip(findings["authority"], findings["question"], findings["answer"]),
+                      mask[HIDDEN_COUNT] | mask[HIDDEN_N]))
+    out = headlines.astype(object).copy()
+    names = [c.removesuffix("|count") for c in headlines.columns if c.endswith("|count")]
+    for i, row in headlines.iterrows():
+        gone = [la for la in names if hidden.get((la, row["question"], row["headline_answer"]), False)]
+        for la in gone:
+            out.loc[i, [f"{la}|{field}" for field in SHARE_FIELDS if f"{la}|{field}" in out]] = SUPPRESSED
+        if any(la != BOTH for la in gone):
+            out.loc[i, ["p_value", "comparison"]] = [SUPPRESSED, f"{NOT_SHOWN.capitalize()}."]
+    return out
+
+
+def headlines_for_pages(published: pd.DataFrame) -> pd.DataFrame:
+    """Published headlines as the notebooks' functions read them: figures as numbers, and a hidden
+    share missing as a whole (count, n, percentage and interval), so no page prints any part of it."""
+    out = published.copy()
+    names = [c.removesuffix("|count") for c in published.columns if c.endswith("|count")]
+    for la in names:
+        gone = published[[f"{la}|{f}" for f in SHARE_FIELDS if f"{la}|{f}" in published]].eq(SUPPRESSED).any(axis=1)
+        for field in SHARE_FIELDS:
+            if f"{la}|{field}" in out:
+                out[f"{la}|{field}"] = _figures(published[f"{la}|{field}"]).where(~gone)
+    if "p_value" in out:
+        out["p_value"] = _figures(published["p_value"])
+    return out
+
+
+def publication_table(shown: pd.DataFrame, percent_columns=()) -> pd.DataFrame:
+    """A table as a published page shows it: counts suppressed by their kind in
+    ``data_templates/report_columns.csv``; a whole-number column that table does not know is treated
+    as a count (hidden, not shown), and ``percent_columns`` as derived."""
+    from review_lib.config import table as template_table
+
+    columns = template_table("report_columns").set_index("column")
+    unknown = {c: "count" for c in shown.columns if c not in columns.index and pd.api.types.is_integer_dtype(shown[c])}
+    kinds = unknown | columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
+    return suppress_table(shown, kinds)
+
+
+class Publication:
+    """Suppression switched on for a ``with`` block, then as it was: for tables the report build
+    makes outside the notebooks with the same library calls (the workbook of tables)."""
+
+    def __init__(self, on: bool = True) -> None:
+        self.on, self.before = on, False
+
+    def __enter__(self) -> "Publication":
+        self.before = publishing()
+        set_publication(self.on)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        set_publication(self.before)
