@@ -86,13 +86,15 @@ def make_return(folder: Path, episodes: int, seed: int = 2020) -> tuple[Path, in
 
 
 def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB (Linux /proc; 0 elsewhere)."""
+    """Memory of a process and all its descendants, in MB (Linux /proc; 0 elsewhere): each one's
+    proportional set size, so pages the forked workers share with their parent (the libraries, the
+    memory-mapped postcode points) are counted once, not once per process."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            total += int(next(line.split()[1] for line in rollup.splitlines() if line.startswith("Pss:")))
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except (OSError, StopIteration, ValueError):
@@ -101,9 +103,9 @@ def _tree_rss_mb(pid: int) -> float:
 
 
 def run_timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (MB) of a child process: the largest sum of the resident memory
-    of it and its own worker processes, sampled every 10 ms, or the kernel's peak for the largest
-    single process where that is higher (a peak shorter than 10 ms)."""
+    """Wall seconds and peak memory (MB) of a child process: the largest sum of the memory of it and
+    its own worker processes, sampled every 10 ms, or the kernel's peak resident memory of the
+    largest single process where that is higher (a peak shorter than 10 ms)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
