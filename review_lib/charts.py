@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from review_lib.config import table  # noqa: E402
-from review_lib.findings import SUPPRESSED, count_text, is_small, publishing, suppress_table  # noqa: E402
+from review_lib.findings import SUPPRESSED, count_text, is_small, publication_table, publishing  # noqa: E402
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -88,11 +88,8 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
     shown.columns.name = None
     columns = table("report_columns").set_index("column")
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
-    if publishing():
-        # a whole-number column the table of column kinds does not know is treated as a count: hide, don't show
-        unknown = {c: "count" for c in shown.columns if c not in columns.index and pd.api.types.is_integer_dtype(shown[c])}
-        kinds = unknown | columns["kind"].to_dict() | {c: "derived" for c in percent_columns}
-        shown = suppress_table(shown, kinds)
+    if publishing():   # the same suppression as the workbook of tables (report_tables.xlsx)
+        shown = publication_table(shown, percent_columns)
     for column in shown.columns:
         def fmt(v, pattern="{:,.1f}", places=1):
             # rounded before formatting (+ 0.0 drops the sign of a negative zero): never "-0.0"
@@ -120,6 +117,8 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
         look = authority_style(la)
         y = np.arange(len(rows)) + (i - (len(authorities) - 1) / 2) * step
         pct, low, high = (rows[f"{la}|{k}"].astype(float) for k in ("percent", "ci_low", "ci_high"))
+        # a published report's headlines lack a hidden share as a whole (n too): say so beside it
+        hidden = rows[f"{la}|n"].isna() if publishing() else pd.Series(False, index=rows.index)
         n = rows[f"{la}|n"].fillna(0).astype(int)
         if publishing():   # a share whose count, or whose complement, is 1 to 4 would reveal it
             count = rows[f"{la}|count"].fillna(0)
@@ -129,8 +128,8 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
                            ecolor=look["color"], capsize=3, markersize=6, label=la, linestyle="none")
         for artist in bars.lines[:1] + tuple(bars.lines[1]) + tuple(bars.lines[2]):
             artist.set_clip_on(False)
-        for yy, p, nn in zip(y, pct, n):
-            label = f"n={count_text(nn)}" if not np.isnan(p) else ("suppressed" if nn else "")
+        for yy, p, nn, gone in zip(y, pct, n, hidden):
+            label = f"n={count_text(nn)}" if not np.isnan(p) else ("suppressed" if nn or gone else "")
             if label:
                 # clear of a marker at 100% and its cap
                 ax.annotate(label.replace("fewer than 5", "<5"), (104, yy), fontsize=8, color="#444444",

@@ -181,6 +181,12 @@ def _check_setting_names(raw: object, path: Path) -> None:
 
 
 @lru_cache(maxsize=None)
+def wording(name: str):
+    """A report wording or limit from ``data_templates/report_wording.yaml``."""
+    return yaml.safe_load((TEMPLATES / "report_wording.yaml").read_text(encoding="utf-8"))[name]
+
+
+@lru_cache(maxsize=None)
 def table(name: str) -> pd.DataFrame:
     """Read a bundled CSV domain table from ``data_templates/`` as text columns."""
     return _table(name).copy()

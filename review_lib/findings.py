@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.stats import binomtest, fisher_exact
 
 from review_lib.codebook import NOT_APPLICABLE, Codebook
+from review_lib.config import wording
 
 BOTH = "Both authorities"
 FINDINGS_COLUMNS = ["authority", "section", "question", "report_label", "answer", "count", "n", "percent",
@@ -215,6 +216,9 @@ def location_summary(frame: pd.DataFrame, authorities: list[str] | None = None) 
         "host_authorities": grouped["host_authority"].nunique(),
     })
     return out.reindex(authorities) if authorities else out
+
+
+HOST_AUTHORITIES_SHOWN = wording("host_authorities_shown")   # the most frequent, on the population page
 
 
 def host_authorities(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
@@ -580,6 +584,9 @@ def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str
     if ranked.empty:
         return f"{label}: none tagged yet."
     cases = ranked.iloc[:, -1].head(k)
+    if publishing() and answers["authority"].nunique() > 1:
+        # a pooled count minus one authority's own table would give the other's hidden count
+        return f"{label} tagged most often by reviewers: {'; '.join(cases.index)}."
     listed = "; ".join(f"{theme} ({count_text(n)} case{'s' if n != 1 else ''})" for theme, n in cases.items())
     return f"{label} tagged most often by reviewers: {listed}."
 
@@ -587,6 +594,8 @@ def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str
 def headline_sentence(row: pd.Series, authority: str) -> str:
     """One finding in words, e.g. 'Host authority notified (Yes): 15 of 27 cases (56%, 95% CI 37% to 72%;
     weighted 60%).' The weighted estimate is left out when there is none."""
+    if publishing() and pd.isna(row.get(f"{authority}|n")):
+        return f"{row['report_label']} ({row['headline_answer']}): {NOT_SHOWN}."
     n = int(row.get(f"{authority}|n", 0) or 0)
     if n == 0:
         return f"{row['report_label']}: no case was answered."
@@ -798,7 +807,8 @@ def answered(headlines: pd.DataFrame, authorities: str | list[str]) -> pd.DataFr
     columns = [f"{la}|n" for la in names if f"{la}|n" in headlines]
     if not columns:
         return headlines.iloc[0:0]
-    return headlines[headlines[columns].fillna(0).sum(axis=1) > 0]
+    # a share hidden when publishing is still a question with answers: keep it (shown as 'c')
+    return headlines[headlines[columns].fillna(1 if publishing() else 0).sum(axis=1) > 0]
 
 
 def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFrame:
@@ -813,7 +823,9 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
         weighted = headlines.get(f"{la}|weighted_percent", pd.Series(np.nan, index=headlines.index))
         for count, n, pct, w in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"],
                                     weighted):
-            if not n or pd.isna(n):
+            if publishing() and pd.isna(n):   # hidden by the table's suppression, not unanswered
+                cells.append(SUPPRESSED)
+            elif not n or pd.isna(n):
                 cells.append("-")
             elif publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
                 cells.append(SUPPRESSED)
@@ -892,7 +904,7 @@ def interval_example(n: int) -> str:
 
 
 # -- publication: small-number suppression -------------------------------------------------------
-SUPPRESSED = "c"
+SUPPRESSED = wording("suppressed_mark")
 _publication = {"on": False}
 
 
@@ -1001,7 +1013,8 @@ def _with_hidden(table: pd.DataFrame, counts: list[str], hidden: np.ndarray, kin
         figures = None if pd.api.types.is_numeric_dtype(table[column]) else _figures(table[column])
         if figures is not None:   # numbers read back as words: numbers again, hidden ones kept hidden
             out[column] = figures.astype(object).where(~table[column].astype(object).eq(SUPPRESSED), SUPPRESSED)
-        out.loc[rows, column] = SUPPRESSED
+        blank = out[column].isna() | out[column].astype(str).str.strip().eq("")   # nothing there to hide
+        out.loc[rows & ~blank.to_numpy(), column] = SUPPRESSED
     return out
 
 
@@ -1114,7 +1127,7 @@ def determined(hidden: np.ndarray, lines: list[tuple[np.ndarray, np.ndarray]]) -
 
 
 # -- publication: the findings table, suppressed per question across authorities ----------------
-NOT_SHOWN = "not shown: small numbers"
+NOT_SHOWN = wording("not_shown")
 HIDDEN_COUNT, HIDDEN_N = "hidden_count", "hidden_n"
 SHARE_FIELDS = ("count", "n", "percent", "ci_low", "ci_high", "weighted_percent")
 DERIVED_FIELDS = ("percent", "ci_low", "ci_high", "weighted_percent")
@@ -1134,7 +1147,7 @@ def findings_mask(findings: pd.DataFrame) -> pd.DataFrame:
     -------
     pd.DataFrame
         ``HIDDEN_COUNT`` and ``HIDDEN_N`` (booleans), indexed like ``findings``: a hidden n hides
-        the n of every answer of that authority and question.
+        every answer of that authority and question whole (count, n, percentage, interval).
     """
     count, n = np.zeros(len(findings), bool), np.zeros(len(findings), bool)
     for positions in findings.groupby("question", sort=False).indices.values():
@@ -1144,7 +1157,8 @@ def findings_mask(findings: pd.DataFrame) -> pd.DataFrame:
 
 def _question_mask(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(hidden count, hidden n) for each row of one question's findings, in the group's order."""
-    rows = [a for a in dict.fromkeys(group["authority"]) if a != BOTH] + ([BOTH] if (group["authority"] == BOTH).any() else [])
+    present = list(dict.fromkeys(group["authority"]))
+    rows = [a for a in present if a != BOTH] + ([BOTH] if BOTH in present else [])   # both last: the column totals
     columns = [a for a in dict.fromkeys(group["answer"]) if a != NOT_CODED]
     options = [a for a in columns if a not in NOT_IN_N]
     layout = columns + ["n"]                       # cells: answers, unanswered cases, then n
@@ -1161,8 +1175,9 @@ def _question_mask(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     hidden = secondary_suppression(values.ravel(), marked.ravel() | _small(values.ravel()), lines, last.ravel())
     hidden = hidden.reshape(values.shape)
     at = {(r, c): hidden[i, j] for i, r in enumerate(rows) for j, c in enumerate(layout)}
-    count = np.array([at.get((a, x), False) for a, x in zip(group["authority"], group["answer"])])
     n = np.array([at[(a, "n")] and x in options for a, x in zip(group["authority"], group["answer"])])
+    # an answer whose n is hidden is hidden whole: a count with no denominator or percentage tells little
+    count = np.array([at.get((a, x), False) for a, x in zip(group["authority"], group["answer"])]) | n
     return count, n
 
 

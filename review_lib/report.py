@@ -38,14 +38,17 @@ if _absent:   # only nbformat's own import is spared; anything imported later fi
 
 import review_lib
 from review_lib.codebook import load_codebook
-from review_lib.config import ReviewConfig, slug
+from review_lib.config import ReviewConfig, slug, wording
 from review_lib.errors import ReportError
-from review_lib.findings import BOTH, compute_all, published_findings, write_all
+from review_lib.findings import (BOTH, Publication, compute_all, headlines_for_pages, publication_table,
+                                 published_findings, published_headlines, with_suppression, write_all)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 KERNEL_NAME = "ooa-review"
+PUBLICATION_NOTE = wording("publication_note")
+DATA_FOLDER = "report_data"   # the tables the notebooks read, kept beside the report (never published)
 DEMO_BANNER = ('<div class="demo-banner" role="note">DEMONSTRATION DATA: every child, answer and figure in this '
                'report is synthetic</div>')
 
@@ -112,23 +115,35 @@ def _prepared(page: Page, parameters: dict):
     return nb
 
 
+def _notebook_named(page: Page) -> str:
+    """'notebook NAME', with the authority when the notebook is run once per authority."""
+    authority = page.parameters.get("authority")
+    return f"notebook {page.notebook}" + (f" (run for {authority})" if authority else "")
+
+
 def _failure(page: Page, nb, exc: Exception, timeout: int) -> ReportError:
-    """Turn an execution failure into the notebook, cell and error in words."""
+    """Turn an execution failure into the notebook, cell and error in words.
+
+    Cells are numbered as the analyst sees the notebook: the build's own cells (the namespace reset
+    and the injected parameters) are not counted."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    who = _notebook_named(page)
     if isinstance(exc, CellTimeoutError) or isinstance(exc, TimeoutError):
-        return ReportError(f"notebook {page.notebook}: a cell ran longer than {timeout} s (--timeout)")
+        return ReportError(f"{who}: a cell ran longer than {timeout} s (--timeout)")
     if isinstance(exc, DeadKernelError):
-        return ReportError(f"notebook {page.notebook}: the kernel died while running it")
+        return ReportError(f"{who}: the kernel died while running it")
     if isinstance(exc, CellExecutionError):
-        code_cells = [c for c in nb.cells if c.get("cell_type") == "code"
-                      and RESET_TAG not in c.get("metadata", {}).get("tags", [])]
-        for number, cell in enumerate(code_cells, start=1):
+        number = 0
+        for cell in (c for c in nb.cells if c.get("cell_type") == "code"):
+            tags = cell.get("metadata", {}).get("tags", [])
+            injected = "injected-parameters" in tags
+            number += not (injected or RESET_TAG in tags)
             error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
             if error:
-                return ReportError(f"notebook {page.notebook} failed at code cell {number}: "
-                                   f"{error.get('ename', 'error')}: {error.get('evalue', '')}")
-    return ReportError(f"notebook {page.notebook} could not be run ({type(exc).__name__}: {exc})")
+                where = "in the parameters the build injected" if injected else f"at code cell {number}"
+                return ReportError(f"{who} failed {where}: {error.get('ename', 'error')}: {error.get('evalue', '')}")
+    return ReportError(f"{who} could not be run ({type(exc).__name__}: {exc})")
 
 
 def export_page(page: Page, nb, out_file: Path, resources: dict) -> None:
@@ -225,9 +240,13 @@ def git_commit() -> str:
         return "unknown"
 
 
+# every folder the report reads: the stage outputs and the review lead's own tables
+INPUT_FOLDERS = ("inputs", "frame", "sample", "check", "report_inputs")
+
+
 def manifest(review_dir: Path, config: ReviewConfig, parameters: dict) -> dict:
     """What made this report: inputs with SHA-256, parameters, seed, codebook, code and packages."""
-    inputs = sorted(p for sub in ("inputs", "frame", "sample", "check") for p in (review_dir / sub).rglob("*")
+    inputs = sorted(p for sub in INPUT_FOLDERS for p in (review_dir / sub).rglob("*")
                     if p.is_file() and not p.name.startswith((".", "~$")) and "key" not in p.name)
     packages = {}
     for name in ("pandas", "numpy", "scipy", "openpyxl", "matplotlib", "nbclient", "nbconvert",
@@ -254,8 +273,9 @@ def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, sy
     Raises
     ------
     ReportError
-        A stage output is missing, the report exists and ``force`` is false, or a notebook failed;
-        the previous report is left untouched in every case.
+        A stage output is missing, the report exists and ``force`` is false, the review or report
+        folder cannot be written (found before any work), a notebook failed, or an output would
+        reveal a child; the previous report is left untouched in every case.
     """
     review_dir = Path(review_dir)
     final = review_dir / "report"
@@ -268,36 +288,99 @@ def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, sy
     except FileNotFoundError as exc:
         stage = Path(str(exc)).parent.name
         raise ReportError(f"{exc} is missing: run 'ooa-review {stage if stage != 'check' else 'check'}' first") from None
+    check_writable(review_dir, final)
     if synthetic is None:
         synthetic = (review_dir / "inputs" / "SYNTHETIC").exists()
     building = review_dir / f".report-building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     try:
-        (building / "data").mkdir(parents=True)
-        write_all(tables, building / "data")
-        _write_tables_xlsx(tables, building / "report_tables.xlsx", publish)
-        (published_findings(tables["findings"]) if publish else tables["findings"]).to_csv(
-            building / "findings.csv", index=False)
-        params = {"review_dir": str(review_dir.resolve()), "data_dir": str((building / "data").resolve()),
-                  "config_path": config.source, "synthetic": synthetic, "publish": publish}
-        info = manifest(review_dir, config, params)
-        (building / "manifest.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        pages = pages_for(config)
-        resources = _page_resources(config, info, pages, synthetic) | {"publish": publish}
-        _run_pages(pages, params, building, resources, timeout, progress)
-        _write_index(building, config, tables, pages, resources)
-        _write_combined(building, pages, config, resources)
-        shutil.rmtree(building / "data")
-        own = {d.strftime(f) for d in (config.window_start, config.window_end, dt.date.today())
-               for f in ("%Y-%m-%d", "%d/%m/%Y")}
-        found = scan_for_identifiers(building, review_dir, own)
-        if found:
-            raise ReportError("the report would reveal children: " + "; ".join(found[:10]))
-        _swap_into_place(building, final)
+        _build(building, review_dir, config, tables, Run(synthetic, publish, timeout), progress)
+        _swap_into_place(building, final, review_dir / DATA_FOLDER)
+    except OSError as exc:   # the folder (not the temporary one inside it) and what went wrong
+        shutil.rmtree(building, ignore_errors=True)
+        raise ReportError(f"could not write the report in {review_dir} ({exc.strerror or exc}); "
+                          "the review folder and its report folder must be writable") from None
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return final / "index.html"
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one build runs: a demonstration or not, for publication or not, each cell's time limit."""
+
+    synthetic: bool
+    publish: bool
+    timeout: int
+
+
+def _build(building: Path, review_dir: Path, config: ReviewConfig, tables: dict, run: Run, progress) -> None:
+    """Write the whole report into ``building/report`` and the notebooks' tables into ``building/data``.
+
+    Raises
+    ------
+    ReportError
+        A notebook failed, or a page would reveal a child (the scan of every output file).
+    """
+    out, data = building / "report", building / "data"
+    out.mkdir(parents=True)
+    shown = tables_for_notebooks(tables, run.publish)
+    write_all(shown, data)
+    _write_tables_xlsx(workbook_tables(tables, config, run.publish), out / "report_tables.xlsx")
+    (published_findings(tables["findings"]) if run.publish else tables["findings"]).to_csv(
+        out / "findings.csv", index=False)
+    params = {"review_dir": str(review_dir.resolve()), "data_dir": str((review_dir / DATA_FOLDER).resolve()),
+              "config_path": config.source, "synthetic": run.synthetic, "publish": run.publish}
+    info = manifest(review_dir, config, params)   # records where the tables are kept once the build is done
+    (out / "manifest.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    pages = pages_for(config)
+    resources = _page_resources(config, info, pages, run.synthetic) | {"publish": run.publish}
+    _run_pages(pages, params | {"data_dir": str(data.resolve())}, out, resources, run.timeout, progress)
+    _write_index(out, config, shown, pages, resources)
+    _write_combined(out, pages, config, resources)
+    own = {config.window_start, config.window_end, dt.date.today()}
+    found = scan_for_identifiers(out, review_dir, own, examples=True)
+    if found:
+        raise ReportError("the report would reveal children: " + "; ".join(found[:10]))
+
+
+def tables_for_notebooks(tables: dict, publish: bool) -> dict:
+    """The tables the notebooks read. For publication the findings carry the suppression worked out
+    over the whole table (so a page showing part of them hides exactly what findings.csv hides) and
+    the headlines lack every hidden share, its comparison and p-value (so no sentence, chart or
+    pooled figure can show one)."""
+    if not publish:
+        return tables
+    headlines = published_headlines(tables["headlines"], tables["findings"])
+    return tables | {"findings": with_suppression(tables["findings"]), "headlines": headlines_for_pages(headlines)}
+
+
+def check_writable(review_dir: Path, final: Path) -> None:
+    """Stop before any work when the report could not be written or could not replace the last one.
+
+    Raises
+    ------
+    ReportError
+        Naming the folder and what it needs.
+    """
+    probe = review_dir / f".report-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ReportError(f"cannot write in the review folder {review_dir} ({exc.strerror or exc}): the report is "
+                          "built in a new folder there and then moved into place, so the review folder must be "
+                          "writable") from None
+    if final.exists():
+        probe = final / f".report-probe-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ReportError(f"cannot replace the report folder {final} ({exc.strerror or exc}): the old report is "
+                              "moved aside and removed when the new one is ready, so the report folder must be "
+                              "writable") from None
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -382,12 +465,27 @@ def _run_pages(pages, params, building, resources, timeout, progress) -> None:
         raise KeyboardInterrupt
 
 
-def _swap_into_place(building: Path, final: Path) -> None:
-    old = final.with_name(f".report-old-{os.getpid()}")
-    if final.exists():
-        final.rename(old)
-    building.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+def _swap_into_place(building: Path, final: Path, data: Path) -> None:
+    """Move the finished report to ``final`` and the notebooks' tables to ``data``; the old ones are
+    moved aside first and put back if a move fails, then removed."""
+    moves = [(building / "report", final), (building / "data", data)]
+    aside = [(target, target.with_name(f".{target.name}-old-{os.getpid()}")) for _, target in moves]
+    done = []
+    try:
+        for target, old in aside:
+            if target.exists():
+                target.rename(old)
+                done.append((old, target))
+        for source, target in moves:
+            source.rename(target)
+            done.append((target, source))
+    except OSError:
+        for moved, back in reversed(done):   # leave everything as it was
+            moved.rename(back)
+        raise
+    for _, old in aside:
+        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(building, ignore_errors=True)
 
 
 def _page_resources(config: ReviewConfig, info: dict, pages: list[Page], synthetic: bool) -> dict:
@@ -399,28 +497,90 @@ def _page_resources(config: ReviewConfig, info: dict, pages: list[Page], synthet
     css = (TEMPLATE_DIR / "ooa" / "report.css").read_text(encoding="utf-8")
     return {"review_name": config.review_name, "councils": " and ".join(a.name for a in config.authorities),
             "date": dt.date.today().strftime("%d %B %Y"), "synthetic": synthetic, "publish": False,
-            "pages": [{"file": p.file, "title": p.title} for p in pages], "toc": [],
+            "publication_note": PUBLICATION_NOTE, "pages": [{"file": p.file, "title": p.title} for p in pages], "toc": [],
             "footer": html.escape(footer), "css": css}
 
 
-def _write_tables_xlsx(tables: dict, path: Path, publish: bool) -> None:
+THEME_LIST = "themes"          # the codebook's answer list that the theme questions share
+
+
+def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
+    """The report's tables for reuse, one sheet each, made by the library calls the pages make.
+
+    In a publication build every table is suppressed exactly as its page suppresses it (the same
+    rows, the same column kinds), so no sheet shows a figure a page hides; the tables of the coding
+    (reliability, codings by reviewer) are left out, as they are about reviewers, not findings.
+    """
+    from review_lib import findings as lib
+
+    authorities = [a.name for a in config.authorities]
+    frame = tables["frame"]
+    hosts = lib.host_authorities(frame, authorities)
+    pages = {"placements_by_year": lib.placements_by_year(frame, authorities),
+             "locations": lib.location_summary(frame, authorities),
+             "host_authorities": hosts.head(lib.HOST_AUTHORITIES_SHOWN) if publish else hosts,
+             "stability": lib.stability_summary(frame, authorities),
+             "funnel": tables["funnel"], "strata": tables["strata"]}
+    sheets = {name: _as_page(table, publish) for name, table in pages.items()}
+    sheets["themes"] = _themes(tables, authorities, publish)
+    if publish:
+        headlines = published_headlines(tables["headlines"], tables["findings"])
+        with Publication():
+            side = lib.side_by_side(headlines, authorities).reset_index()
+        return {"findings": published_findings(tables["findings"]), "headlines": headlines,
+                "side_by_side": side} | sheets
+    return ({"findings": tables["findings"], "headlines": tables["headlines"],
+             "side_by_side": lib.side_by_side(tables["headlines"], authorities).reset_index()} | sheets
+            | {name: tables[name] for name in ("reliability", "completion")})
+
+
+def _as_page(table, publish: bool):
+    """A table as its page shows it (index as columns), suppressed as the page suppresses it."""
+    flat = table.rename_axis([n or "" for n in table.index.names]).reset_index() if table.index.name or \
+        table.index.nlevels > 1 else table.reset_index(drop=True)
+    flat.columns = [str(c) for c in flat.columns]
+    return publication_table(flat) if publish else flat
+
+
+def _themes(tables: dict, authorities: list[str], publish: bool):
+    """Cases tagged with each theme, one authority at a time as the authority pages count them."""
     import pandas as pd
 
-    sheets = {"findings": published_findings(tables["findings"])} if publish else {
-        name: tables[name] for name in ("findings", "headlines", "strata", "reliability", "completion")}
+    from review_lib import findings as lib
+
+    codebook = load_codebook()
+    questions = codebook.questions[codebook.questions["choices"] == THEME_LIST]
+    answers, parts = tables["answers"], []
+    for question, label in zip(questions.index, questions["report_label"]):
+        for la in authorities:
+            counts = lib.theme_counts(answers[answers["authority"] == la], question)
+            if counts.empty:
+                continue
+            shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
+            parts.append(shown.assign(authority=la, question=label))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["authority", "question", "theme"])
+
+
+def _write_tables_xlsx(sheets: dict, path: Path) -> None:
+    import pandas as pd
+
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, table in sheets.items():
             table.to_excel(writer, sheet_name=name[:31], index=False)
 
 
 def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list[Page], resources: dict) -> None:
+    """``index.html``: links and a one-paragraph summary from the tables the pages show (in a
+    publication build, the headlines without any hidden share)."""
+    from review_lib.findings import case_files_sentence
+
     frame, sample, headlines = tables["frame"], tables["sample"], tables["headlines"]
     both = headlines.dropna(subset=[f"{BOTH}|percent"]) if f"{BOTH}|percent" in headlines else headlines.iloc[0:0]
     strongest = both.sort_values(f"{BOTH}|percent", ascending=False).head(1)
     weakest = both.sort_values(f"{BOTH}|percent").head(1)
     summary = (f"{len(frame)} children from {resources['councils']} started an out-of-area placement in foster or "
                f"residential care between {config.window_start:%d %B %Y} and {config.window_end:%d %B %Y}. "
-               f"The review read {len(sample)} of their case files. ")
+               + case_files_sentence(sample, tables["answers"], [a.name for a in config.authorities]) + " ")
     if not strongest.empty:
         s, w = strongest.iloc[0], weakest.iloc[0]
         summary += (f"Of the questions with a clear good-practice answer, the strongest was '{s['report_label']}' "
@@ -434,7 +594,7 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
 <body class="ooa-report">{banner}
 <header class="report-header"><p class="report-kicker">Report to the Corporate Parenting Board</p>
 <h1 class="report-title">{html.escape(config.review_name)}</h1>
-<p class="report-meta">{html.escape(resources['councils'])} &middot; report built {resources['date']}</p></header>
+<p class="report-meta">{html.escape(resources['councils'])} &middot; report built {resources['date']}{_version_note(resources)}</p></header>
 <main><h2 id="summary">Summary</h2><p>{html.escape(summary)}</p>
 <h2 id="contents">Contents</h2><ol>{links}</ol>
 <p>The whole report as one file, to email or print: <a href="findings_report.html">findings_report.html</a>.</p>
@@ -443,6 +603,11 @@ def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list
 <footer class="provenance">{resources['footer']}</footer></body></html>
 """
     (building / "index.html").write_text(page, encoding="utf-8")
+
+
+def _version_note(resources: dict) -> str:
+    """What the page template adds to the header of a publication build."""
+    return f" &middot; {PUBLICATION_NOTE}" if resources.get("publish") else ""
 
 
 def _write_combined(building: Path, pages: list[Page], config: ReviewConfig, resources: dict) -> None:
@@ -462,46 +627,99 @@ def _write_combined(building: Path, pages: list[Page], config: ReviewConfig, res
     page = (f'{head}<body class="jp-Notebook ooa-report">{banner}<header class="report-header">'
             f'<p class="report-kicker">Report to the Corporate Parenting Board</p>'
             f'<h1 class="report-title">{html.escape(config.review_name)}</h1>'
-            f'<p class="report-meta">{html.escape(resources["councils"])} &middot; report built {resources["date"]}</p>'
+            f'<p class="report-meta">{html.escape(resources["councils"])} &middot; report built {resources["date"]}'
+            f'{_version_note(resources)}</p>'
             f'</header><nav class="toc"><p><strong>Contents</strong></p><ol>{"".join(toc)}</ol></nav>'
             f'<main>{"".join(parts)}</main><footer class="provenance">{resources["footer"]}</footer></body></html>')
     (building / "findings_report.html").write_text(page, encoding="utf-8")
 
 
 # -- the publication scan ----------------------------------------------------------------------
-POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b")
-DATE = re.compile(r"\b(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})\b")
+# each kind of identifier, and how an input column holding it is named (upper case, spaces trimmed):
+# the SSDA903 Header's CHILD, UPN and DOB, a former UPN, MC_DOB (a mother's child), postcodes, names
+IDENTIFYING_COLUMNS = {"CHILD id": r"CHILD", "UPN": r".*UPN", "date of birth": r"(.*_)?DOB",
+                       "full postcode": r".*POST.*", "name": r".*NAME.*"}
+SHORTEST = {"CHILD id": 5, "UPN": 5, "name": 3}   # shorter values would match ordinary words and numbers
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+_MONTH = "|".join(sorted({m for name in MONTHS for m in (name, name[:3])} | {"sept"}, key=len, reverse=True))
+DATES = (   # each with (day, month, year) groups, in any case
+    (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"), "dmy"),
+    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH})\.?,?\s+(\d{{4}})\b", re.I), "dmy"),
+    (re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
+)
+POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.I)
 TOKEN = re.compile(r"\b[A-Za-z0-9_]{4,}\b")
 
 
-def _identifiers(review_dir: Path) -> dict[str, set[str]]:
-    """CHILD ids, dates of birth, full postcodes and names held in the review's inputs."""
+def _as_date(day: str, month: str, year: str) -> dt.date | None:
+    """A date from its parts as written (the month as a number or an English name), or None."""
+    number = int(month) if month.isdigit() else \
+        1 + next(i for i, m in enumerate(MONTHS) if m.startswith(month.lower()[:3]))
+    try:
+        return dt.date(int(year), number, int(day))
+    except ValueError:
+        return None
+
+
+def _dates_in(text: str) -> dict[dt.date, str]:
+    """Every date written in ``text`` (dd/mm/yyyy, ISO, '4 November 2010', '4 Nov 2010', 'Nov 4, 2010'),
+    with the words it was written in."""
+    found = {}
+    for pattern, order in DATES:
+        for match in pattern.finditer(text):
+            parts = dict(zip(order, match.groups()))
+            date = _as_date(parts["d"], parts["m"], parts["y"])
+            if date:
+                found.setdefault(date, match.group(0))
+    return found
+
+
+def _identifiers(review_dir: Path) -> dict[str, set]:
+    """CHILD ids, UPNs, dates of birth, full postcodes and names held in the review's inputs, in the
+    form they are compared in (upper case, dates as dates, postcodes without spaces, names folded)."""
     import pandas as pd
 
-    from review_lib.geography import normalise_postcode
-
-    found = {"CHILD id": set(), "date of birth": set(), "full postcode": set(), "name": set()}
+    found = {kind: set() for kind in IDENTIFYING_COLUMNS}
     for path in (review_dir / "inputs").rglob("*.csv"):
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
-        table.columns = [c.strip().upper() for c in table.columns]
-        if "CHILD" in table:
-            # short ids would match ordinary numbers; real CHILD ids are longer than four characters
-            found["CHILD id"] |= {v.strip() for v in table["CHILD"] if len(v.strip()) >= 5}
-        if "DOB" in table:
-            for value in table["DOB"]:
-                value = value.strip()
-                if DATE.fullmatch(value):
-                    found["date of birth"].add(value)
-                    day, month, year = value.split("/") if "/" in value else value.split("-")[::-1]
-                    found["date of birth"] |= {f"{day}/{month}/{year}", f"{year}-{month}-{day}"}
-        for column in [c for c in table.columns if "POST" in c]:
-            for value in table[column]:
-                postcode, level = normalise_postcode(value)
-                if level == "full":
-                    found["full postcode"].add(postcode)
-        for column in [c for c in table.columns if "NAME" in c]:
-            found["name"] |= {v.strip() for v in table[column] if len(v.strip()) >= 3}
+        for column in table.columns:
+            name = column.strip().upper()
+            kind = next((k for k, pattern in IDENTIFYING_COLUMNS.items() if re.fullmatch(pattern, name)), None)
+            if kind:
+                found[kind] |= _comparable(kind, table[column])
     return found
+
+
+def _comparable(kind: str, values) -> set:
+    from review_lib.geography import normalise_postcode
+
+    values = [v.strip() for v in values if len(v.strip()) >= SHORTEST.get(kind, 1)]
+    if kind == "date of birth":
+        return set().union(*(_dates_in(v) for v in values)) if values else set()
+    if kind == "full postcode":
+        return {p.replace(" ", "") for p, level in map(normalise_postcode, values) if level == "full"}
+    return {v.casefold() for v in values} if kind == "name" else {v.upper() for v in values}
+
+
+def _found_in(text: str, known: dict[str, set]) -> dict[str, list[str]]:
+    """Each kind of identifier ``text`` contains, as written there."""
+    tokens = {t.upper(): t for t in TOKEN.findall(text)}
+    postcodes = {(a + b).upper(): m.group(0) for m in POSTCODE.finditer(text) for a, b in [m.groups()]}
+    dates = _dates_in(text)
+    names = [m.group(0) for n in known["name"]
+             for m in [re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.I)] if m]
+    return {"CHILD id": [tokens[k] for k in sorted(tokens.keys() & known["CHILD id"])],
+            "UPN": [tokens[k] for k in sorted(tokens.keys() & known["UPN"])],
+            "date of birth": [dates[d] for d in sorted(dates.keys() & known["date of birth"])],
+            "full postcode": [postcodes[p] for p in sorted(postcodes.keys() & known["full postcode"])],
+            "name": names}
+
+
+def masked(value: str) -> str:
+    """An identifier with all but its first two characters hidden ('TS26 8AY' -> 'TS** ***')."""
+    return value[:2] + re.sub(r"\w", "*", value[2:])
 
 
 def _text_of(path: Path) -> str:
@@ -515,26 +733,27 @@ def _text_of(path: Path) -> str:
     return re.sub(r"data:[a-z]+/[a-z+.-]+;base64,[A-Za-z0-9+/=]+", "", text)   # embedded images
 
 
-def scan_for_identifiers(folder: Path, review_dir: Path, own_dates: set[str] = frozenset()) -> list[str]:
-    """Every output file checked for CHILD ids, dates of birth, full postcodes and names from the inputs.
+def find_identifiers(folder: Path, review_dir: Path, own_dates=frozenset()) -> list[tuple[str, str, list[str]]]:
+    """Every output file checked for CHILD ids, UPNs, dates of birth, full postcodes and names from the
+    inputs, in any case and in the forms people write them (postcodes with or without the space,
+    dates in figures or in words).
 
     ``own_dates`` are dates the report states for itself (the review window, the build date): a
-    child born on one of them is not revealed by it. Returns one line per file and kind found
-    (the values themselves are not repeated)."""
+    child born on one of them is not revealed by it. Returns (file name, kind, values as written)
+    for each file and kind found."""
     known = _identifiers(review_dir)
     known["date of birth"] -= set(own_dates)
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".html", ".csv", ".json", ".xlsx")):
-        text = _text_of(path)
-        hits = {
-            "CHILD id": set(TOKEN.findall(text)) & known["CHILD id"],
-            "date of birth": set(DATE.findall(text)) & known["date of birth"],
-            "full postcode": {m.replace(" ", "") for m in POSTCODE.findall(text)}
-                             & {p.replace(" ", "") for p in known["full postcode"]},
-            "name": {n for n in known["name"] if n in text},
-        }
-        found += [f"{path.name} contains {len(v)} {kind}(s)" for kind, v in hits.items() if v]
+        found += [(path.name, kind, values) for kind, values in _found_in(_text_of(path), known).items() if values]
     return found
+
+
+def scan_for_identifiers(folder: Path, review_dir: Path, own_dates=frozenset(), examples: bool = False) -> list[str]:
+    """:func:`find_identifiers` in words, one line per file and kind ('leak.csv contains 1 CHILD id(s)'),
+    with one example masked when ``examples`` (the identifier itself is never repeated)."""
+    return [f"{name} contains {len(values)} {kind}(s)" + (f", e.g. {masked(values[0])}" if examples else "")
+            for name, kind, values in find_identifiers(folder, review_dir, own_dates)]
 
 
 # -- checking the pages in a real browser -------------------------------------------------------
