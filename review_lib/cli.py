@@ -285,6 +285,8 @@ def cmd_report(args) -> int:
     from review_lib.report import build_report
 
     config = load_config(args.config)
+    if args.timeout < 1:
+        raise fail("--timeout", str(args.timeout), "is not a number of seconds", "a whole number, 1 or more (default 600)")
     if not args.review.is_dir():
         raise fail(args.review, "", "the review folder does not exist" if not args.review.exists() else
                    "is a file, not a review folder", "the folder holding frame/, sample/ and check/ (as the demo lays out)")
@@ -308,6 +310,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+#: what a demo folder holds; --force replaces a demo only when it holds nothing else
+DEMO_FOLDERS = {"inputs", "frame", "sample", "workbooks", "returns", "check", "report", "report_data",
+                "report_inputs", "report_checks"}
+
+
 def cmd_demo(args) -> int:
     from review_lib import synthetic
     from review_lib.codebook import load_codebook
@@ -326,6 +333,10 @@ def cmd_demo(args) -> int:
         if not args.force:
             raise fail(out, "", "already holds an earlier demo", "--force to replace the demo, or another --out folder",
                        summary="Nothing was written")
+        added = [name for name in held if name not in DEMO_FOLDERS and not name.startswith((".staging-", ".report-"))]
+        if added:   # something of the user's was put beside the demo: never delete it
+            raise fail(out, "", f"holds files the demo did not make ({', '.join(added[:3])})",
+                       "move them out first, or give the demo another --out folder", summary="Nothing was written")
         shutil.rmtree(out)
     elif out.exists() and not out.is_dir():
         raise fail(out, "", "is a file, not a folder", "a new or empty folder for the demo")

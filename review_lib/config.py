@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -107,9 +108,12 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
     """
     path = Path(path) if path else TEMPLATES / "review_config.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        text = path.read_text(encoding="utf-8-sig")
+        raw = yaml.safe_load(text) or {}
     except FileNotFoundError:
         raise fail(path, "", "the configuration file does not exist") from None
+    except ValueError as exc:   # YAML reads 2017-13-01 as a date and fails on it
+        raise fail(path, _line_of_bad_date(text), f"is not a real date ({exc})", "dates as YYYY-MM-DD") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise fail(path, f"line {mark.line + 1}, column {mark.column + 1}" if mark else "",
@@ -119,45 +123,74 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
     try:
         authorities = tuple(
             Authority(str(a["code"]).strip(), str(a["name"]).strip(), str(a["prefix"]).strip(),
-                      float(a.get("share", 0)))
+                      _checked(a.get("share", 0), float, path, f"authorities: {a.get('name')}: share",
+                               "a per-cent share from 0 to 100", 0, 100))
             for a in raw["authorities"]
         )
-        window = raw.get("window", {})
-        ages = raw.get("ages_at_placement_start", {})
-        sample = raw.get("sample", {})
-        cfg = ReviewConfig(
-            review_name=str(raw.get("review_name", "Out-of-area placement review")),
-            review_code=str(raw.get("review_code", "OOA")),
-            authorities=authorities,
-            window_start=pd.Timestamp(window.get("start", "2017-01-01")).date(),
-            window_end=pd.Timestamp(window.get("end", "2019-12-31")).date(),
-            groups_in_scope=tuple(raw.get("placement_groups_in_scope", ["foster", "residential"])),
-            ages_in_scope=(int(ages.get("youngest", 0)), int(ages.get("oldest", 17))),
-            sample_size=int(sample.get("size", 45)),
-            seed=int(sample.get("seed", 20191011)),
-            target_share_10_15=float(sample.get("target_share_aged_10_15", 70)),
-            minimum_per_stratum=int(sample.get("minimum_per_stratum", 1)),
-            reviewers=tuple(_reviewer_name(r) for r in raw.get("reviewers", ["Reviewer A", "Reviewer B"])),
-            source=str(path),
-            manages=tuple((_reviewer_name(r), tuple(str(m) for m in _as_list(r.get("manages"))))
-                          for r in raw.get("reviewers", []) if isinstance(r, dict)),
-        )
-    except KeyError as exc:
-        raise fail(path, str(exc.args[0]), "this setting is missing",
-                   "see data_templates/review_config.yaml for every setting with its default") from None
-    except (TypeError, ValueError) as exc:
-        raise fail(path, "", f"a setting has the wrong form ({exc})",
-                   "see data_templates/review_config.yaml for every setting with its default") from None
+    except (KeyError, TypeError) as exc:
+        raise fail(path, "authorities", f"an authority is missing its {exc}" if isinstance(exc, KeyError) else
+                   "is not a list of authorities", "each authority with code, name, prefix and share") from None
+    setting = lambda name, default, kind, allowed, low=None, high=None: _checked(
+        _lookup(raw, name, default), kind, path, name.replace(".", ": "), allowed, low, high)
+    day = lambda value: pd.Timestamp(value).date()
+    cfg = ReviewConfig(
+        review_name=str(raw.get("review_name", "Out-of-area placement review")),
+        review_code=str(raw.get("review_code", "OOA")),
+        authorities=authorities,
+        window_start=setting("window.start", "2017-01-01", day, "a date as YYYY-MM-DD"),
+        window_end=setting("window.end", "2019-12-31", day, "a date as YYYY-MM-DD"),
+        groups_in_scope=tuple(raw.get("placement_groups_in_scope", ["foster", "residential"])),
+        ages_in_scope=(setting("ages_at_placement_start.youngest", 0, int, "an age from 0 to 17", 0, 17),
+                       setting("ages_at_placement_start.oldest", 17, int, "an age from 0 to 17", 0, 17)),
+        sample_size=setting("sample.size", 45, int, "a whole number of cases, 1 or more", 1),
+        seed=setting("sample.seed", 20191011, int, "a whole number, e.g. 20191011"),
+        target_share_10_15=setting("sample.target_share_aged_10_15", 70, float, "a per cent from 0 to 100", 0, 100),
+        minimum_per_stratum=setting("sample.minimum_per_stratum", 1, int, "a whole number, 0 or more", 0),
+        reviewers=tuple(_reviewer_name(r) for r in raw.get("reviewers", ["Reviewer A", "Reviewer B"])),
+        source=str(path),
+        manages=tuple((_reviewer_name(r), tuple(str(m) for m in _as_list(r.get("manages"))))
+                      for r in raw.get("reviewers", []) if isinstance(r, dict)),
+    )
     if not cfg.authorities:
         raise fail(path, "authorities", "no authority is listed", "at least one authority")
     if len(set(cfg.reviewers)) != len(cfg.reviewers) or not cfg.reviewers:
         raise fail(path, "reviewers", "reviewer names must be given and different", "a list of names")
     if cfg.window_end < cfg.window_start:
         raise fail(path, "window", "the review window ends before it starts")
-    if not 0 <= cfg.ages_in_scope[0] <= cfg.ages_in_scope[1] <= 25:
+    if cfg.ages_in_scope[0] > cfg.ages_in_scope[1]:
         raise fail(path, "ages_at_placement_start", f"youngest {cfg.ages_in_scope[0]}, oldest "
                    f"{cfg.ages_in_scope[1]} is not a range of ages", "whole years, youngest <= oldest, e.g. 0 and 17")
     return cfg
+
+
+def _lookup(raw: dict, name: str, default):
+    section, _, key = name.rpartition(".")
+    holder = raw.get(section) if section else raw
+    return holder.get(key, default) if isinstance(holder, dict) else default
+
+
+def _checked(value, kind, path: Path, where: str, allowed: str, low=None, high=None):
+    """A setting read as ``kind`` and checked against its range, or a located error."""
+    whole = kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()))
+    try:
+        if whole:
+            raise ValueError
+        read = kind(value)
+    except (TypeError, ValueError):
+        raise fail(path, where, f"'{value}' is not {allowed.split(',')[0]}", allowed) from None
+    if (low is not None and read < low) or (high is not None and read > high):
+        raise fail(path, where, f"{read:g} is out of range", allowed)
+    return read
+
+
+def _line_of_bad_date(text: str) -> str:
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in re.findall(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", line):
+            try:
+                dt.date(*map(int, found))
+            except ValueError:
+                return f"line {number}"
+    return ""
 
 
 def _check_setting_names(raw: object, path: Path) -> None:

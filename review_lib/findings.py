@@ -839,11 +839,14 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
 
 def coding_summary(completion: pd.DataFrame, issues: pd.DataFrame) -> str:
     """Codings, double codings and what the checks found, in words."""
-    twice = int(completion["role"].eq("second coder").sum())
+    waiting = completion[completion["status"].eq("Not started")]
+    completion = completion[completion["status"].ne("Not started")]   # codings that have come back
+    twice = int(completion.groupby("review_id")["role"].nunique().ge(2).sum())
     errors = int(issues["severity"].eq("error").sum()) if not issues.empty else 0
     notes = len(issues) - errors
+    pending = f" {len(waiting)} coding{'s have' if len(waiting) != 1 else ' has'} not come back yet." if len(waiting) else ""
     return (f"{completion['review_id'].nunique()} cases were coded; {twice} of them by a second reviewer as well, "
-            f"so there are {len(completion)} codings in all. The checks of the returned workbooks found "
+            f"so there are {len(completion)} codings in all.{pending} The checks of the returned workbooks found "
             f"**{errors}** problem{'s' if errors != 1 else ''} needing a fix and **{notes}** harmless "
             f"difference{'s' if notes != 1 else ''} (case, spacing, dates typed as text) that were read safely.")
 
@@ -875,10 +878,16 @@ def codebook_summary(codebook: Codebook) -> tuple[str, pd.DataFrame]:
     return text, per_section
 
 
-def limitations(sample: pd.DataFrame) -> list[str]:
-    """The review's limitations in plain words, with the figures that make them concrete."""
+def limitations(sample: pd.DataFrame, completion: pd.DataFrame | None = None) -> list[str]:
+    """The review's limitations in plain words, with the figures that make them concrete.
+
+    With ``completion`` (the check's table), the reliability figure counts only cases whose two
+    codings have both come back."""
     n = len(sample)
     twice = int(sample["double_coded"].astype(str).str.lower().eq("true").sum())
+    if completion is not None and not completion.empty:
+        back = completion[completion["status"].ne("Not started")]
+        twice = int(back.groupby("review_id")["role"].nunique().ge(2).sum())
     sizes = sample.groupby("authority", sort=False).size() if "authority" in sample else pd.Series(dtype=int)
     per_authority = "; ".join(f"for {la}, {interval_example(m)}" for la, m in sizes.items())
     return [

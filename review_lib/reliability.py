@@ -36,7 +36,9 @@ def cohen_kappa(first: list[str], second: list[str]) -> tuple[float, float, floa
 
     The interval is clipped to [-1, 1]: kappa cannot lie outside that range, but the normal
     approximation behind the interval is symmetric, so with the few double-coded cases of a
-    case-file review (e.g. 10 cases, kappa 0.62) it reaches impossible values such as 1.28.
+    case-file review (e.g. 10 cases, kappa 0.62) it reaches impossible values such as 1.28. Where
+    the large-sample variance is zero (the coders agreed on every case) no interval is given (NaN):
+    a zero-width interval would claim a certainty a handful of cases cannot carry.
     """
     categories = sorted(set(first) | set(second))
     index = {c: i for i, c in enumerate(categories)}
@@ -56,6 +58,8 @@ def cohen_kappa(first: list[str], second: list[str]) -> tuple[float, float, floa
     term_b = (1 - kappa) ** 2 * off.sum()
     term_c = (kappa - expected * (1 - kappa)) ** 2
     se = np.sqrt(max(term_a + term_b - term_c, 0) / (1 - expected) ** 2 / n)
+    if np.isclose(se, 0):   # e.g. perfect agreement: the approximation gives no width, not certainty
+        return kappa, np.nan, np.nan
     return kappa, max(kappa - Z95 * se, -1.0), min(kappa + Z95 * se, 1.0)
 
 
@@ -178,7 +182,7 @@ def summary(reliability: pd.DataFrame, answers: pd.DataFrame) -> str:
     """Agreement across all double-coded questions, in words, with what kappa and prevalence mean."""
     if reliability.empty:
         return "No case has been coded twice yet."
-    cases = answers.loc[answers["role"] == "second coder", "review_id"].nunique()
+    cases = int(answers.groupby("review_id")["role"].nunique().ge(2).sum())   # both codings back
     overall = 100 * reliability["agreed"].sum() / reliability["cases"].sum()
     return (f"{cases} cases were coded independently by two reviewers. Across {len(reliability)} questions the two "
             f"gave the same answer {overall:.0f}% of the time (median Cohen's kappa "
@@ -199,6 +203,8 @@ def display_table(reliability: pd.DataFrame) -> pd.DataFrame:
         if k != k:
             return "not defined"
         two = lambda x: f"{_two_places(x):.2f}"
+        if low != low:
+            return f"{two(k)} (no interval: the coders never differed)"
         return f"{two(k)} ({two(max(low, -1))} to {two(min(high, 1))})"
     shown = reliability.assign(
         kappa_ci=[kappa_text(*v) for v in zip(reliability["kappa"], reliability["kappa_low"], reliability["kappa_high"])])

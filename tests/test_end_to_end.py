@@ -120,3 +120,27 @@ def test_a_recheck_needs_force_and_a_failing_one_leaves_no_stale_answers(demo_re
     run = run_cli("check", str(returns), "--out", str(out), "--force")
     assert run.returncode == 1 and "no longer match the returns" in run.stdout
     assert (out / "issues.csv").exists() and not (out / "answers.csv").exists() and not (out / "reliability.csv").exists()
+
+
+def test_demo_force_keeps_a_file_the_user_put_in_an_earlier_demo(tmp_path):
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "SYNTHETIC").write_text("an earlier demo")
+    (tmp_path / "mynotes.txt").write_text("mine")
+    run = run_cli("demo", "--out", str(tmp_path), "--force")
+    assert run.returncode == 1 and "mynotes.txt" in run.stderr and (tmp_path / "mynotes.txt").read_text() == "mine"
+
+
+def test_config_values_are_checked_and_located(tmp_path):
+    from review_lib.config import load_config
+    from review_lib.errors import InputProblems
+
+    base = "authorities:\n  - {code: E06000001, name: Hartlepool, prefix: H, share: 100}\n"
+    for body, message in [("window:\n  start: 2017-13-01\n", "line 4: is not a real date"),
+                          ("sample:\n  target_share_aged_10_15: 170\n", "170 is out of range"),
+                          ("sample:\n  seed: 1.5\n", "'1.5' is not a whole number"),
+                          ("sample:\n  size: forty\n", "sample: size: 'forty'"),
+                          ("sample:\n  minimum_per_stratum: -3\n", "-3 is out of range")]:
+        path = tmp_path / "review.yaml"
+        path.write_text(base + body)
+        with pytest.raises(InputProblems, match=message):
+            load_config(path)

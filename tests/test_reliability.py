@@ -81,3 +81,10 @@ def test_kappa_interval_is_clipped_to_the_range_kappa_can_take():
     kappa, low, high = cohen_kappa(first, second)
     assert kappa == pytest.approx(8 / 13)
     assert low == pytest.approx(expected.kappa_low) and high == 1.0
+
+
+def test_perfect_agreement_gives_no_interval_rather_than_a_zero_width_one():
+    from review_lib.reliability import cohen_kappa
+
+    kappa, low, high = cohen_kappa(["Yes", "No", "Yes", "No"], ["Yes", "No", "Yes", "No"])
+    assert kappa == 1.0 and np.isnan(low) and np.isnan(high)
