@@ -159,7 +159,8 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
     ax.set_xticks(years)
     ax.set_ylabel("Children")
     ax.set_title("Children starting an out-of-area placement, by year")
-    ax.legend()
+    ax.margins(y=0.15)   # room for the count labels
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)   # beside, not over, the bars
     return fig
 
 

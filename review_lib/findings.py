@@ -261,7 +261,8 @@ UNRANKED_THEMES = ("Other", "None identified", "Not recorded in file", NOT_APPLI
 THEME_QUESTIONS = ("good_practice_themes", "improvement_themes")
 
 
-def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | None = None) -> pd.DataFrame:
+def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | None = None,
+                 findings: pd.DataFrame | None = None, publish: bool | None = None) -> pd.DataFrame:
     """Cases tagged with each theme, per authority (first coding), most often tagged first.
 
     Parameters
@@ -272,6 +273,9 @@ def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | 
         The theme question (``good_practice_themes`` or ``improvement_themes``).
     authorities : list[str], optional
         The authorities' columns, in this order (default: those in ``answers``).
+    findings, publish : optional
+        When publishing (default: :func:`publishing`), the counts are those ``findings`` publishes,
+        so a theme table never shows a count findings.csv hides (see :func:`_published_themes`).
 
     Returns
     -------
@@ -296,7 +300,23 @@ def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | 
     rank = themes.rank(method="min", ascending=False).astype(int).astype(str)
     table.insert(0, "rank", rank.reindex(table.index).fillna(""))
     table.columns.name = None
+    if (publishing() if publish is None else publish) and findings is not None:
+        return _published_themes(table, findings, question, list(themes.index), others)
     return table
+
+
+def _published_themes(table: pd.DataFrame, findings: pd.DataFrame, question: str, themes: list[str],
+                      others: list[str]) -> pd.DataFrame:
+    """A theme table as published: each count as findings.csv shows it ('c' where hidden), themes in
+    alphabetical order and no rank (a rank, or an order by size, would pin a hidden count between
+    its neighbours)."""
+    shown = published_findings(findings[findings["question"] == question])
+    out = table.drop(columns="rank").reindex(sorted(themes) + others)
+    for column in out.columns:
+        authority = BOTH if column == "Total" else column
+        published = shown[shown["authority"] == authority].set_index("answer")["count"]
+        out[column] = published.reindex(out.index).fillna(0).to_numpy()
+    return out
 
 
 # -- computed once per report build, read by every notebook ------------------------------------
@@ -584,9 +604,8 @@ def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str
     if ranked.empty:
         return f"{label}: none tagged yet."
     cases = ranked.iloc[:, -1].head(k)
-    if publishing() and answers["authority"].nunique() > 1:
-        # a pooled count minus one authority's own table would give the other's hidden count
-        return f"{label} tagged most often by reviewers: {'; '.join(cases.index)}."
+    if publishing():   # counts (and their order) are in the published theme tables, suppressed there
+        return f"{label} tagged most often by reviewers: {'; '.join(sorted(cases.index))}."
     listed = "; ".join(f"{theme} ({count_text(n)} case{'s' if n != 1 else ''})" for theme, n in cases.items())
     return f"{label} tagged most often by reviewers: {listed}."
 
@@ -594,7 +613,7 @@ def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str
 def headline_sentence(row: pd.Series, authority: str) -> str:
     """One finding in words, e.g. 'Host authority notified (Yes): 15 of 27 cases (56%, 95% CI 37% to 72%;
     weighted 60%).' The weighted estimate is left out when there is none."""
-    if publishing() and pd.isna(row.get(f"{authority}|n")):
+    if publishing() and (pd.isna(row.get(f"{authority}|n")) or pd.isna(row.get(f"{authority}|count"))):
         return f"{row['report_label']} ({row['headline_answer']}): {NOT_SHOWN}."
     n = int(row.get(f"{authority}|n", 0) or 0)
     if n == 0:
@@ -823,7 +842,7 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
         weighted = headlines.get(f"{la}|weighted_percent", pd.Series(np.nan, index=headlines.index))
         for count, n, pct, w in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"],
                                     weighted):
-            if publishing() and pd.isna(n):   # hidden by the table's suppression, not unanswered
+            if publishing() and (pd.isna(n) or pd.isna(count)):   # hidden by the table's suppression
                 cells.append(SUPPRESSED)
             elif not n or pd.isna(n):
                 cells.append("-")
@@ -834,6 +853,9 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
                 cells.append(f"{count:.0f} of {n:.0f} ({pct:.0f}%{weighted_text})")
         out[la] = cells
     out["comparison"] = headlines["comparison"]
+    if publishing():   # an exact test's p beside a hidden cell would let a reader solve for it
+        hidden = out[authorities].eq(SUPPRESSED).any(axis=1)
+        out.loc[hidden, "comparison"] = f"{NOT_SHOWN.capitalize()}."
     return out.set_index("report_label")
 
 

@@ -260,10 +260,24 @@ def manifest(review_dir: Path, config: ReviewConfig, parameters: dict) -> dict:
         "tool": "ooa-review", "version": review_lib.__version__, "git_commit": git_commit(),
         "python": sys.version.split()[0], "packages": packages,
         "built_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "configuration": config.to_dict(), "parameters": parameters,
+        "configuration": config.to_dict(),
+        "parameters": {k: _shareable_path(v, review_dir) if k.endswith(("_dir", "_path")) else v
+                       for k, v in parameters.items()},
         "codebook": {"version": codebook.version, "fingerprint": codebook.fingerprint},
         "inputs": [{"file": str(p.relative_to(review_dir)), "sha256": sha256(p)} for p in inputs],
     }
+
+
+def _shareable_path(value: str, review_dir: Path) -> str:
+    """A path as the manifest shows it: relative to the review folder (or the project), never an
+    absolute path that would publish a user name or a council's folder layout."""
+    path = Path(value).resolve()
+    for base, prefix in ((review_dir.resolve(), ""), (ROOT, "ooa-review: ")):
+        try:
+            return prefix + (str(path.relative_to(base)) or ".")
+        except ValueError:
+            continue
+    return path.name
 
 
 def build_report(review_dir: Path, config: ReviewConfig, force: bool = False, synthetic: bool | None = None,
@@ -508,8 +522,7 @@ def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
     """The report's tables for reuse, one sheet each, made by the library calls the pages make.
 
     In a publication build every table is suppressed exactly as its page suppresses it (the same
-    rows, the same column kinds), so no sheet shows a figure a page hides; the tables of the coding
-    (reliability, codings by reviewer) are left out, as they are about reviewers, not findings.
+    rows, the same column kinds), so no sheet shows a figure a page hides.
     """
     from review_lib import findings as lib
 
@@ -521,6 +534,11 @@ def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
              "host_authorities": hosts.head(lib.HOST_AUTHORITIES_SHOWN) if publish else hosts,
              "stability": lib.stability_summary(frame, authorities),
              "funnel": tables["funnel"], "strata": tables["strata"]}
+    from review_lib import reliability
+
+    pages |= {"codings_by_reviewer": lib.codings_by_reviewer(tables["completion"]),
+              "reliability": reliability.display_table(tables["reliability"]),
+              "codebook_by_section": lib.codebook_summary(load_codebook())[1]}
     sheets = {name: _as_page(table, publish) for name, table in pages.items()}
     sheets["themes"] = _themes(tables, authorities, publish)
     if publish:
@@ -530,8 +548,7 @@ def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
         return {"findings": published_findings(tables["findings"]), "headlines": headlines,
                 "side_by_side": side} | sheets
     return ({"findings": tables["findings"], "headlines": tables["headlines"],
-             "side_by_side": lib.side_by_side(tables["headlines"], authorities).reset_index()} | sheets
-            | {name: tables[name] for name in ("reliability", "completion")})
+             "side_by_side": lib.side_by_side(tables["headlines"], authorities).reset_index()} | sheets)
 
 
 def _as_page(table, publish: bool):
@@ -553,7 +570,8 @@ def _themes(tables: dict, authorities: list[str], publish: bool):
     answers, parts = tables["answers"], []
     for question, label in zip(questions.index, questions["report_label"]):
         for la in authorities:
-            counts = lib.theme_counts(answers[answers["authority"] == la], question)
+            counts = lib.theme_counts(answers[answers["authority"] == la], question,
+                                      findings=tables["findings"], publish=publish)
             if counts.empty:
                 continue
             shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
@@ -643,13 +661,15 @@ SHORTEST = {"CHILD id": 5, "UPN": 5, "name": 3}   # shorter values would match o
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
 _MONTH = "|".join(sorted({m for name in MONTHS for m in (name, name[:3])} | {"sept"}, key=len, reverse=True))
-DATES = (   # each with (day, month, year) groups, in any case
-    (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"), "dmy"),
+DATES = (   # each with (day, month, year) groups, in any case; a two-digit year may be 19yy or 20yy
+    (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b"), "dmy"),
     (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH})\.?,?\s+(\d{{4}})\b", re.I), "dmy"),
-    (re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
+    (re.compile(r"\b((?:19|20)\d{2})(\d{2})(\d{2})\b"), "ymd"),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\.?,?\s+(\d{{4}})\b", re.I), "dmy"),
+    (re.compile(rf"\b({_MONTH})\.?\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
 )
-POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.I)
+# the outward and inward codes with or without a space, hyphen, dot or underscore between them
+POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)[\s._-]*([0-9][A-Z]{2})\b", re.I)
 TOKEN = re.compile(r"\b[A-Za-z0-9_]{4,}\b")
 
 
@@ -664,15 +684,17 @@ def _as_date(day: str, month: str, year: str) -> dt.date | None:
 
 
 def _dates_in(text: str) -> dict[dt.date, str]:
-    """Every date written in ``text`` (dd/mm/yyyy, ISO, '4 November 2010', '4 Nov 2010', 'Nov 4, 2010'),
-    with the words it was written in."""
+    """Every date written in ``text`` (dd/mm/yyyy, dd/mm/yy, ISO, yyyymmdd, '4 November 2010', '4th of Nov
+    2010', 'Nov 4, 2010'), with the words it was written in."""
     found = {}
     for pattern, order in DATES:
         for match in pattern.finditer(text):
             parts = dict(zip(order, match.groups()))
-            date = _as_date(parts["d"], parts["m"], parts["y"])
-            if date:
-                found.setdefault(date, match.group(0))
+            years = [parts["y"]] if len(parts["y"]) == 4 else [f"19{parts['y']}", f"20{parts['y']}"]
+            for year in years:
+                date = _as_date(parts["d"], parts["m"], year)
+                if date:
+                    found.setdefault(date, match.group(0))
     return found
 
 

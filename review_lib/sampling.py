@@ -161,7 +161,7 @@ def _weighting_classes(strata: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     classes = strata.groupby(["authority_code", "weighted_with"])[["population", "allocated"]].transform("sum")
     strata["design_weight"] = (classes["population"] / classes["allocated"]).where(strata["weighted_with"] != "")
     for la, rows in joined.groupby("authority", sort=False):
-        pairs = "; ".join(f"{r.stratum} ({r.population} children) with {r.weighted_with or 'none: not weighted'}"
+        pairs = "; ".join(f"{r.stratum} with {r.weighted_with or 'none: not weighted'}"   # no small counts in text
                           for r in rows.itertuples())
         many = len(rows) > 1
         notes.append(f"{la}: {len(rows)} {'strata' if many else 'stratum'} had no case drawn, so for weighting "

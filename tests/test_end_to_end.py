@@ -43,6 +43,8 @@ def test_report_is_offline_and_reveals_no_child(demo_review):
     manifest = json.loads((demo_review / "report" / "manifest.json").read_text())
     assert manifest["configuration"]["seed"] and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert not any("key" in i["file"] for i in manifest["inputs"])
+    assert manifest["parameters"]["data_dir"] == "report_data" and (demo_review / "report_data").is_dir()
+    assert not any(str(v).startswith("/") for v in manifest["parameters"].values())   # no user's folder names
     html = (demo_review / "report" / "hartlepool_findings.html").read_text()
     assert "data:image/png;base64" in html and 'alt="' in html and 'load_review(' not in html and 'import ' not in html
 

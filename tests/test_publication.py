@@ -351,3 +351,33 @@ def test_an_unwritable_review_or_report_folder_is_named_and_found_before_the_bui
     assert run.returncode == 1 and f"cannot write in the review folder {review} " in run.stderr
     assert ".report-building" not in run.stderr
     assert (review / "report" / "index.html").read_bytes() == before and not list(review.glob(".report-*"))
+
+
+def test_theme_tables_show_only_what_findings_csv_publishes(demo_tables):
+    from review_lib.findings import UNRANKED_THEMES, theme_counts
+
+    answers, found = demo_tables["answers"], demo_tables["findings"]
+    published = published_findings(found)
+    hidden_somewhere = 0
+    for question in ("good_practice_themes", "improvement_themes"):
+        for la in AUTHORITIES:
+            table = theme_counts(answers[answers["authority"] == la], question, findings=found, publish=True)
+            shown = published[(published["authority"] == la) & (published["question"] == question)]
+            expected = shown.set_index("answer")["count"].reindex(table.index).fillna(0)
+            assert list(table[la].astype(str)) == list(expected.astype(str)) and "rank" not in table
+            ranked = [t for t in table.index if t not in UNRANKED_THEMES]
+            assert ranked == sorted(ranked)   # no order by size to pin a hidden count between neighbours
+            hidden_somewhere += int(table[la].astype(str).eq(SUPPRESSED).sum())
+    assert hidden_somewhere > 0
+
+
+def test_the_scan_reads_dates_and_postcodes_in_the_forms_people_write_them():
+    import datetime as dt
+
+    from review_lib.report import POSTCODE, _dates_in
+
+    birthday = dt.date(2003, 12, 8)
+    for text in ["born on the 8th of December 2003", "08/12/03", "20031208", "December the 8th, 2003"]:
+        assert birthday in _dates_in(text), text
+    assert [a + b for a, b in (m.groups() for m in POSTCODE.finditer("TS25-3QG, ts25 3qg, TS25_3QG"))] == \
+        ["TS253QG", "ts253qg", "TS253QG"]
