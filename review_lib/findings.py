@@ -15,6 +15,7 @@ Conventions, stated in the report's methods section:
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -73,7 +74,8 @@ def question_findings(answers: pd.DataFrame, sample: pd.DataFrame, codebook: Cod
     for authority in authorities + [BOTH]:
         drawn = sample if authority == BOTH else sample[sample["authority"] == authority]
         mine = answers if authority == BOTH else answers[answers["authority"] == authority]
-        coded = {r: cases[r] for r in drawn["review_id"] if r in set(mine["review_id"])}
+        with_answers = set(mine["review_id"])
+        coded = {r: cases[r] for r in drawn["review_id"] if r in with_answers}
         by_question = dict(tuple(mine.groupby("question", sort=False)))
         for q in codebook.questions.itertuples():
             if q.type in ("text", "date", "number"):
@@ -124,14 +126,17 @@ def applies(codebook: Codebook, question: str, case: dict) -> bool:
 def _question_rows(authority: str, q, given: pd.DataFrame, codebook: Codebook) -> list:
     answered = given.drop_duplicates("review_id")
     n = len(answered)
-    weights = answered.set_index("review_id")["design_weight"].astype(float)
+    weights = dict(zip(answered["review_id"], answered["design_weight"].astype(float)))
+    total = math.fsum(weights.values())   # fsum: exact, so the order of a set never shows in the digits
     rows = []
-    ids_by_answer = given.groupby("answer")["review_id"].agg(set).to_dict()
+    ids_by_answer = {}
+    for rid, answer in zip(given["review_id"], given["answer"]):
+        ids_by_answer.setdefault(answer, set()).add(rid)
     for option in codebook.options(q.name):
         ids = ids_by_answer.get(option, set())
         count = len(ids)
         low, high = wilson(count, n)
-        weighted = 100 * weights[weights.index.isin(ids)].sum() / weights.sum() if n else np.nan
+        weighted = 100 * math.fsum(weights[i] for i in ids) / total if n else np.nan
         rows.append([authority, q.section, q.name, q.report_label, option, count, n,
                      100 * count / n if n else np.nan, low, high, weighted])
     return rows

@@ -341,7 +341,6 @@ def _build(building: Path, review_dir: Path, config: ReviewConfig, tables: dict,
     out.mkdir(parents=True)
     shown = tables_for_notebooks(tables, run.publish)
     write_all(shown, data)
-    _write_tables_xlsx(workbook_tables(tables, config, run.publish), out / "report_tables.xlsx")
     (published_findings(tables["findings"]) if run.publish else tables["findings"]).to_csv(
         out / "findings.csv", index=False)
     params = {"review_dir": str(review_dir.resolve()), "data_dir": str((review_dir / DATA_FOLDER).resolve()),
@@ -350,7 +349,14 @@ def _build(building: Path, review_dir: Path, config: ReviewConfig, tables: dict,
     (out / "manifest.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     pages = pages_for(config)
     resources = _page_resources(config, info, pages, run.synthetic) | {"publish": run.publish}
-    _run_pages(pages, params | {"data_dir": str(data.resolve())}, out, resources, run.timeout, progress)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the workbook is written while the kernels run the notebooks (this process mostly waits on them)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        workbook = pool.submit(lambda: _write_tables_xlsx(workbook_tables(tables, config, run.publish),
+                                                          out / "report_tables.xlsx"))
+        _run_pages(pages, params | {"data_dir": str(data.resolve())}, out, resources, run.timeout, progress)
+        workbook.result()
     _write_index(out, config, shown, pages, resources)
     _write_combined(out, pages, config, resources)
     own = {config.window_start, config.window_end, dt.date.today()}
