@@ -402,5 +402,9 @@ def _guidance_sheet(wb, codebook: Codebook, config: ReviewConfig) -> None:
     for row in ws.iter_rows(min_row=4):
         for cell in row:
             cell.alignment = WRAP
+        # LibreOffice does not grow a row for wrapped text by itself: give long text its lines
+        lines = max(1 + len(str(row[1].value or "")) // 115, 1 + len(str(row[0].value or "")) // 44)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = 15 * lines
     ws.protection.sheet = True
     ws.protection.password = SHEET_PASSWORD
