@@ -100,27 +100,20 @@ def stage_timer(args, name: str):
 
 # -- stages -----------------------------------------------------------------------------------
 def cmd_frame(args) -> int:
-    from review_lib.frame import run_frame, write_csv
+    from review_lib.frame import run_frame
 
     config = load_config(args.config)
     refuse_existing(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force)
     say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
-    result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None))
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=2) as pool:   # pyarrow writes without holding the GIL
-            for job in [pool.submit(write_csv, result.frame, stage / "frame.csv"),
-                        pool.submit(write_csv, result.excluded, stage / "excluded.csv")]:
-                job.result()
-        result.funnel.to_csv(stage / "funnel.csv", index=False)
+        result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None), folder=stage)
     for note in result.notes:
         say(args, f"  note: {note}")
     counts = result.frame.groupby("authority").size()
     by_authority = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if len(counts) <= 6 else \
         f"{len(counts)} authorities, {counts.min():,} to {counts.max():,} each; see funnel.csv"
     say(args, f"Frame: {len(result.frame):,} children ({by_authority}); "
-              f"{len(result.excluded):,} placements excluded with reasons. Written to {args.out}/")
+              f"{result.excluded_rows:,} placements excluded with reasons. Written to {args.out}/")
     return 0
 
 

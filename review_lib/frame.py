@@ -40,6 +40,8 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 OPTIONAL_TABLES = ("missing", "reviews")
 #: the columns the frame uses; the rest of an SSDA903 table is not even converted to text
 USED = {kind: set(columns) for kind, columns in REQUIRED.items() if kind != "register"}
+#: date columns longer than this are read one distinct value at a time
+EACH_DATE_ONCE_FROM = 10_000
 LOCK_FILE = re.compile(r"^(~\$|\.~lock)")
 
 
@@ -57,9 +59,14 @@ class FrameResult:
     """What the frame stage produces."""
 
     frame: pd.DataFrame
-    excluded: pd.DataFrame
+    excluded: pd.DataFrame | None   # None once written to ``excluded.csv`` by worker processes
     funnel: pd.DataFrame
     notes: list[str]
+    excluded_rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.excluded is not None:
+            self.excluded_rows = len(self.excluded)
 
 
 # -- finding and reading the files ------------------------------------------------------------
@@ -426,14 +433,17 @@ class Stacked:
 
         columns, nonblank = {}, np.zeros(len(self.line), dtype=bool)
         for name in self.data.column_names:
-            column = pc.utf8_trim_whitespace(self.data[name])
+            column = self.data[name]
+            # the ASCII kernels are several times faster, and the same on text that is all ASCII
+            ascii = pc.all(pc.string_is_ascii(column)).as_py() is not False
+            column = (pc.ascii_trim_whitespace if ascii else pc.utf8_trim_whitespace)(column)
             if name in CODE_COLUMNS:
-                upper = pc.utf8_upper(column)
+                upper = (pc.ascii_upper if ascii else pc.utf8_upper)(column)
                 self.note(notes, f"{name} codes in lower case, read in upper case",
                           np.asarray(pc.not_equal(upper, column)))
                 column = upper
             columns[name] = column
-            nonblank |= np.asarray(pc.not_equal(column, ""))
+            nonblank |= pc.binary_length(column).to_numpy(zero_copy_only=False) > 0
         self.data = pa.table(columns)
         if not nonblank.all():
             self.data = self.data.filter(pa.array(nonblank))
@@ -485,18 +495,15 @@ def parse_dates(stacked: Stacked, column: str, required: bool, problems: list[Pr
     years, single-digit days, a time after the date) goes through pandas, is accepted with a
     note, or is reported as a problem with its file and line.
     """
+    import pyarrow.compute as pc
+
     values = stacked.column(column)
-    matrix, lengths = text_matrix(values, 10)
-    digits = matrix - np.uint8(ord("0"))   # bytes below "0" wrap round to large numbers
-    standard = (lengths == 10) & (matrix[:, 2] == ord("/")) & (matrix[:, 5] == ord("/")) & (
-        digits[:, [0, 1, 3, 4, 6, 7, 8, 9]] <= 9).all(axis=1)
-    digit = lambda position: digits[:, position].astype(np.int32)
-    day = digit(0) * 10 + digit(1)
-    month = digit(3) * 10 + digit(4)
-    year = digit(6) * 1000 + digit(7) * 100 + digit(8) * 10 + digit(9)
-    standard &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
-    nat = np.datetime64("NaT").astype(np.int64)
-    parsed = np.where(standard, _day_numbers(year, month, day), nat).view("datetime64[D]")
+    if len(values) > EACH_DATE_ONCE_FROM:   # a few thousand days repeat across a million episodes: read each once
+        distinct = pc.dictionary_encode(values, null_encoding="encode")
+        indices = distinct.indices.to_numpy(zero_copy_only=False)
+        parsed, standard, year, lengths = (part[indices] for part in _standard_dates(distinct.dictionary))
+    else:
+        parsed, standard, year, lengths = _standard_dates(values)
     blank = lengths == 0
     odd = np.flatnonzero(~standard & ~blank)
     if len(odd):
@@ -516,6 +523,23 @@ def parse_dates(stacked: Stacked, column: str, required: bool, problems: list[Pr
     if required and blank.any():
         problems += stacked.problems(np.flatnonzero(blank), "the date is blank", "a date as dd/mm/YYYY", column)
     return parsed
+
+
+def _standard_dates(values) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dates written dd/mm/YYYY read by whole-array arithmetic: the date (NaT where not in that
+    form), whether it was, its year (as written) and the text's length in bytes."""
+    matrix, lengths = text_matrix(values, 10)
+    digits = matrix - np.uint8(ord("0"))   # bytes below "0" wrap round to large numbers
+    standard = (lengths == 10) & (matrix[:, 2] == ord("/")) & (matrix[:, 5] == ord("/")) & (
+        digits[:, [0, 1, 3, 4, 6, 7, 8, 9]] <= 9).all(axis=1)
+    digit = lambda position: digits[:, position].astype(np.int32)
+    day = digit(0) * 10 + digit(1)
+    month = digit(3) * 10 + digit(4)
+    year = digit(6) * 1000 + digit(7) * 100 + digit(8) * 10 + digit(9)
+    standard &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
+    nat = np.datetime64("NaT").astype(np.int64)
+    parsed = np.where(standard, _day_numbers(year, month, day), nat).view("datetime64[D]")
+    return parsed, standard, year, lengths
 
 
 def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
@@ -1104,15 +1128,15 @@ def _needs_quotes(column) -> bool:
     return any(pc.any(pc.match_substring(column, mark)).as_py() for mark in (",", '"', "\n", "\r"))
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(df: pd.DataFrame, path: Path, header: bool = True, quoting: str | None = None) -> None:
     """Write a table as CSV with pyarrow (a national ``excluded.csv`` has a million rows); dates as
-    YYYY-MM-DD, text quoted only where it must be."""
+    YYYY-MM-DD, text quoted only where it must be (``quoting`` forces pyarrow's quoting style)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     data = pa.Table.from_pandas(df, preserve_index=False)
-    quoting = "none"
+    needed = "none"
     for number, field_ in enumerate(data.schema):
         column = data.column(number)
         if pa.types.is_timestamp(field_.type):
@@ -1121,16 +1145,28 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
             column = pc.if_else(column, "True", "False")
         elif pa.types.is_dictionary(field_.type):   # test the few distinct values, then spell them out
             values = pa.chunked_array([c.dictionary for c in column.chunks], field_.type.value_type)
-            quoting = "needed" if _needs_quotes(values) else quoting
+            needed = "needed" if quoting is None and _needs_quotes(values) else needed
             column = column.cast(field_.type.value_type)
         elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            quoting = "needed" if _needs_quotes(column) else quoting
+            needed = "needed" if quoting is None and _needs_quotes(column) else needed
         data = data.set_column(number, field_.name, column)
-    pacsv.write_csv(data, path, pacsv.WriteOptions(quoting_style=quoting))
+    pacsv.write_csv(data, path, pacsv.WriteOptions(include_header=header, quoting_style=quoting or needed))
+
+
+def write_frame(result: FrameResult, folder: Path) -> None:
+    """``frame.csv``, ``excluded.csv`` (unless the workers wrote it already) and ``funnel.csv`` in ``folder``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tables = [(result.frame, "frame.csv")] + ([(result.excluded, "excluded.csv")] if result.excluded is not None else [])
+    with ThreadPoolExecutor(max_workers=2) as pool:   # pyarrow writes without holding the GIL
+        for job in [pool.submit(write_csv, df, folder / name) for df, name in tables]:
+            job.result()
+    result.funnel.to_csv(folder / "funnel.csv", index=False)
 
 
 def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = None,
-              geography: Geography | None = None, processes: int | None = None) -> FrameResult:
+              geography: Geography | None = None, processes: int | None = None,
+              folder: Path | None = None) -> FrameResult:
     """Read the returns at ``paths`` and build the frame (the ``ooa-review frame`` stage).
 
     A large return (a region's or the country's) is split between ``processes`` worker
@@ -1139,14 +1175,20 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
     are independent (a child is a CHILD id within one council's return), so the result is the
     same as in one process. When a share finds problems the whole return is checked again in
     one process, so the problems are listed once, in the usual order.
+
+    With ``folder``, the tables are also written there (:func:`write_frame`); each worker then
+    writes its own part of ``excluded.csv`` (a million rows nationally), which is faster than
+    sending the rows back, and the result's ``excluded`` is ``None`` (``excluded_rows`` counts them).
     """
     notes = Notes()
     entries = discover_returns(paths, config, authority, notes)
     geography = geography or Geography()
-    result = _frame_in_shares(_shares(entries, processes), config, geography, notes)
+    result = _frame_in_shares(_shares(entries, processes), config, geography, notes, folder)
     if result is None:
         load_returns(entries, notes)
         result = build_frame(config, check_return(entries, notes), geography)
+    if folder is not None:
+        write_frame(result, folder)
     names = [config.names_by_code[e.authority_code] for e in entries]
     read = f"Read the returns of {len(names)} authorities" if len(names) > 3 else \
         "Read the return of " + " and ".join(names)
@@ -1175,13 +1217,13 @@ def _shares(entries: list[AuthorityReturn], processes: int | None) -> list[list[
 
 
 def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, geography: Geography,
-                     notes: Notes) -> FrameResult | None:
+                     notes: Notes, folder: Path | None = None) -> FrameResult | None:
     """Each share framed in its own forked process, the results joined; ``None`` when a share has problems."""
     if len(shares) < 2:
         return None
     import multiprocessing
 
-    _SHARED.update(shares=shares, config=config, geography=geography)
+    _SHARED.update(shares=shares, config=config, geography=geography, folder=folder)
     try:
         with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
             parts = pool.map(_frame_share, range(len(shares)))
@@ -1193,7 +1235,26 @@ def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, 
         notes.merge(counts)
     results = [result for result, _ in parts]
     frame = _joined([r.frame for r in results]).sort_values(["authority_code", "child_id"]).reset_index(drop=True)
-    return FrameResult(frame, _joined([r.excluded for r in results]), _joined([r.funnel for r in results]), [])
+    funnel = _joined([r.funnel for r in results])
+    if folder is None:
+        return FrameResult(frame, _joined([r.excluded for r in results]), funnel, [])
+    _concatenated([_excluded_part(folder, number) for number in range(len(parts))], folder / "excluded.csv")
+    return FrameResult(frame, None, funnel, [], sum(r.excluded_rows for r in results))
+
+
+def _excluded_part(folder: Path, number: int) -> Path:
+    return folder / f".excluded-part-{number}.csv"
+
+
+def _concatenated(parts: list[Path], path: Path) -> None:
+    """The parts, in order, as one file (the parts are removed)."""
+    import shutil
+
+    with path.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, out, 1 << 22)
+            part.unlink()
 
 
 def _frame_share(number: int) -> tuple[FrameResult, dict] | None:
@@ -1202,12 +1263,16 @@ def _frame_share(number: int) -> tuple[FrameResult, dict] | None:
     # one worker per core already: threads inside a worker would only compete for the same cores
     _THREADS[0] = 1
     pa.set_cpu_count(1)
-    entries, notes = _SHARED["shares"][number], Notes()
+    entries, notes, folder = _SHARED["shares"][number], Notes(), _SHARED["folder"]
     try:
         load_returns(entries, notes)
-        return build_frame(_SHARED["config"], check_return(entries, notes), _SHARED["geography"]), notes.counts
+        result = build_frame(_SHARED["config"], check_return(entries, notes), _SHARED["geography"])
     except InputProblems:
         return None
+    if folder is not None:   # every part quoted alike, the first alone with the column names
+        write_csv(result.excluded, _excluded_part(folder, number), header=number == 0, quoting="needed")
+        result.excluded = None
+    return result, notes.counts
 
 
 def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -107,7 +107,16 @@ def test_reviews_and_missing_episodes_are_counted_for_the_placement(tmp_path, co
     assert list(frame["missing_episodes"]) == [0, 1]
 
 
-def test_unusual_dates_are_read_with_a_note(tmp_path, config):
+@pytest.fixture(params=["every row", "each distinct date once"])
+def date_reading(request, monkeypatch):
+    """Both ways of reading a date column (a large one is read per distinct value) must agree."""
+    from review_lib import frame as frame_module
+
+    if request.param == "each distinct date once":
+        monkeypatch.setattr(frame_module, "EACH_DATE_ONCE_FROM", 0)
+
+
+def test_unusual_dates_are_read_with_a_note(tmp_path, config, date_reading):
     episodes = [GOOD_EPISODES[0].replace("14/06/2018", "2018-06-14"), GOOD_EPISODES[1].replace("01/02/2019,P", "01/02/2019 00:00,P")]
     result = run_frame([write_return(tmp_path, GOOD_HEADER, episodes + GOOD_EPISODES[2:])], config)
     assert list(result.frame["child_id"]) == ["1", "5"]
@@ -194,7 +203,7 @@ def test_an_optional_table_sent_by_one_authority_leaves_the_other_unknown_not_ze
     assert frame[("Hartlepool", "1")] == 0 and pd.isna(frame[("Stockton-on-Tees", "7")])
 
 
-def test_implausible_and_placeholder_dates(tmp_path, config):
+def test_implausible_and_placeholder_dates(tmp_path, config, date_reading):
     episodes = [GOOD_EPISODES[0].replace("01/02/2019", "31/12/9999"), GOOD_EPISODES[1].replace(",,,,TS24", ",31/12/9999,,,TS24")]
     result = run_frame([write_return(tmp_path, GOOD_HEADER, episodes[:1] + GOOD_EPISODES[2:])], config)
     assert str(result.frame.set_index("child_id").loc["1", "placement_end"]) in ("", "nan", "NaT", "None")
@@ -232,6 +241,14 @@ def test_a_large_return_framed_in_two_processes_matches_one_process(tmp_path, co
     pd.testing.assert_frame_equal(one.excluded.astype(str), two.excluded.astype(str))
     pd.testing.assert_frame_equal(one.funnel, two.funnel)
     assert sorted(one.notes) == sorted(two.notes) and len(one.frame) > 50
+    # written to a folder, each worker writes its own part of excluded.csv: the files are the same
+    for processes in (1, 2):
+        (tmp_path / f"out{processes}").mkdir()
+        written = run_frame([folder], config, processes=processes, folder=tmp_path / f"out{processes}")
+        assert written.excluded_rows == len(one.excluded)
+    for name in ("frame.csv", "excluded.csv", "funnel.csv"):
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out2" / name).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["excluded.csv", "frame.csv", "funnel.csv"]
     episodes = next(folder.rglob("*pisodes*.csv"))
     episodes.write_text(episodes.read_text() + "999999,01/01/2018,S,C2,N1,U6,PR1,,,,TS24 8AA,NOT A POSTCODE,\n")
     messages = []

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,5 +62,8 @@ def test_whole_array_classification_agrees_with_the_one_by_one_rules():
     alphabet = "AB19 Z0x\t\u00a0"
     typed = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 9))) for _ in range(50_000)]
     typed += ["TS24 8AA", "ts248aa", "  TS18  1 ", "T S18 1", "W1A 1AA", "EC1A 1BB", "TS18\u00a01", "TS248AAA"]
-    level, _ = classify_postcodes(pa.array(typed))
+    level, codes = classify_postcodes(pa.array(typed))
     assert [LEVELS[v] for v in level] == [normalise_postcode(v)[1] for v in typed]
+    # each value three times in a row, as a child's home postcode repeats: classified once per value
+    again, codes_again = classify_postcodes(pa.array([v for v in typed for _ in range(3)]))
+    assert (again == np.repeat(level, 3)).all() and (codes_again == np.repeat(codes, 3)).all()
