@@ -27,6 +27,7 @@ def staged_output(folder: Path, names: list[str], force: bool):
     """Write a stage's files into a hidden staging folder and move them into ``folder`` only when
     all are written, so a failed run never leaves a half-written output that looks complete."""
     refuse_existing(folder, names, force)
+    made = not folder.exists()
     stage = folder / f".staging-{time.time_ns()}"
     stage.mkdir(parents=True)
     try:
@@ -38,6 +39,8 @@ def staged_output(folder: Path, names: list[str], force: bool):
             item.replace(target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if made and folder.exists() and not any(folder.iterdir()):   # a failed run leaves no empty folder
+            folder.rmdir()
 
 
 def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
