@@ -112,10 +112,10 @@ def cmd_frame(args) -> int:
         result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None), folder=stage)
     for note in result.notes:
         say(args, f"  note: {note}")
-    counts = result.frame.groupby("authority").size()
+    counts = result.children
     by_authority = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if len(counts) <= 6 else \
         f"{len(counts)} authorities, {counts.min():,} to {counts.max():,} each; see funnel.csv"
-    say(args, f"Frame: {len(result.frame):,} children ({by_authority}); "
+    say(args, f"Frame: {counts.sum():,} children ({by_authority}); "
               f"{result.excluded_rows:,} placements excluded with reasons. Written to {args.out}/")
     return 0
 

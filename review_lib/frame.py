@@ -58,8 +58,8 @@ class AuthorityReturn:
 class FrameResult:
     """What the frame stage produces."""
 
-    frame: pd.DataFrame
-    excluded: pd.DataFrame | None   # None once written to ``excluded.csv`` by worker processes
+    frame: pd.DataFrame | None      # None once written to ``frame.csv`` by worker processes
+    excluded: pd.DataFrame | None   # the same for ``excluded.csv``
     funnel: pd.DataFrame
     notes: list[str]
     excluded_rows: int = -1
@@ -67,6 +67,11 @@ class FrameResult:
     def __post_init__(self) -> None:
         if self.excluded is not None:
             self.excluded_rows = len(self.excluded)
+
+    @property
+    def children(self) -> pd.Series:
+        """Children in the frame, per authority (from the funnel's last step)."""
+        return self.funnel[self.funnel["step"] == FUNNEL_CHILDREN].set_index("authority")["children"]
 
 
 # -- finding and reading the files ------------------------------------------------------------
@@ -131,7 +136,8 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
     if not sets:
         raise fail(paths[0], "", "no header or episodes table was found",
                    "CSV files with 'header' and 'episodes' in their names")
-    return list(sets.values())
+    # in the order of their codes, whatever the order of the paths: the outputs are sorted so too
+    return sorted(sets.values(), key=lambda entry: entry.authority_code)
 
 
 REGISTER_COLUMNS = ["child_id", "authority", "date_of_birth", "placement_start", "placement_end", "placement_code",
@@ -862,13 +868,14 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
              (f"Aged {youngest} to {oldest} at placement start", of_age),
              ("Placement located from its postcode", of_age & (reasons != NOT_LOCATED)),
              ("Placed outside the authority", of_age & ~np.isin(reasons, (NOT_LOCATED, INSIDE))),
-             ("Children (first eligible placement each)", np.isin(np.arange(len(placements)), first))]
+             (FUNNEL_CHILDREN, np.isin(np.arange(len(placements)), first))]
     funnel = _funnel(placements, steps, checked.codes, config)
     frame = _frame_rows(placements, first, located, checked, config)
     excluded = _excluded(placements, reasons, located, checked, config)
     return FrameResult(_frame_columns(frame), excluded, funnel, [])
 
 
+FUNNEL_CHILDREN = "Children (first eligible placement each)"
 REASONS = ["", "placement started outside the review window", "placement type out of scope",
            "placement postcode blank, invalid or not found in the postcode directory",
            "placement inside the authority", "a later eligible placement: the child's first one is in the frame",
@@ -1122,42 +1129,33 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["authority_code", "child_id"]).reset_index(drop=True)
 
 
-def _needs_quotes(column) -> bool:
-    import pyarrow.compute as pc
-
-    return any(pc.any(pc.match_substring(column, mark)).as_py() for mark in (",", '"', "\n", "\r"))
-
-
-def write_csv(df: pd.DataFrame, path: Path, header: bool = True, quoting: str | None = None) -> None:
+def write_csv(df: pd.DataFrame, path: Path, header: bool = True) -> None:
     """Write a table as CSV with pyarrow (a national ``excluded.csv`` has a million rows); dates as
-    YYYY-MM-DD, text quoted only where it must be (``quoting`` forces pyarrow's quoting style)."""
+    YYYY-MM-DD, every text value in quotes (so parts written apart join into one file that reads
+    alike throughout)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     data = pa.Table.from_pandas(df, preserve_index=False)
-    needed = "none"
     for number, field_ in enumerate(data.schema):
         column = data.column(number)
         if pa.types.is_timestamp(field_.type):
             column = column.cast(pa.date32())
         elif pa.types.is_boolean(field_.type):   # as pandas writes them, so every stage reads one form
             column = pc.if_else(column, "True", "False")
-        elif pa.types.is_dictionary(field_.type):   # test the few distinct values, then spell them out
-            values = pa.chunked_array([c.dictionary for c in column.chunks], field_.type.value_type)
-            needed = "needed" if quoting is None and _needs_quotes(values) else needed
+        elif pa.types.is_dictionary(field_.type):
             column = column.cast(field_.type.value_type)
-        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            needed = "needed" if quoting is None and _needs_quotes(column) else needed
         data = data.set_column(number, field_.name, column)
-    pacsv.write_csv(data, path, pacsv.WriteOptions(include_header=header, quoting_style=quoting or needed))
+    pacsv.write_csv(data, path, pacsv.WriteOptions(include_header=header, quoting_style="needed"))
 
 
 def write_frame(result: FrameResult, folder: Path) -> None:
-    """``frame.csv``, ``excluded.csv`` (unless the workers wrote it already) and ``funnel.csv`` in ``folder``."""
+    """``frame.csv``, ``excluded.csv`` (unless the workers wrote them already) and ``funnel.csv`` in ``folder``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    tables = [(result.frame, "frame.csv")] + ([(result.excluded, "excluded.csv")] if result.excluded is not None else [])
+    tables = [(df, name) for df, name in ((result.frame, "frame.csv"), (result.excluded, "excluded.csv"))
+              if df is not None]
     with ThreadPoolExecutor(max_workers=2) as pool:   # pyarrow writes without holding the GIL
         for job in [pool.submit(write_csv, df, folder / name) for df, name in tables]:
             job.result()
@@ -1177,8 +1175,9 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
     one process, so the problems are listed once, in the usual order.
 
     With ``folder``, the tables are also written there (:func:`write_frame`); each worker then
-    writes its own part of ``excluded.csv`` (a million rows nationally), which is faster than
-    sending the rows back, and the result's ``excluded`` is ``None`` (``excluded_rows`` counts them).
+    writes its own part of ``frame.csv`` and ``excluded.csv`` (a million rows nationally), which
+    is faster than sending the rows back, and the result's ``frame`` and ``excluded`` are ``None``
+    (:attr:`FrameResult.children` and ``excluded_rows`` count them).
     """
     notes = Notes()
     entries = discover_returns(paths, config, authority, notes)
@@ -1234,16 +1233,18 @@ def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, 
     for _, counts in parts:
         notes.merge(counts)
     results = [result for result, _ in parts]
-    frame = _joined([r.frame for r in results]).sort_values(["authority_code", "child_id"]).reset_index(drop=True)
     funnel = _joined([r.funnel for r in results])
     if folder is None:
+        frame = _joined([r.frame for r in results]).sort_values(["authority_code", "child_id"]).reset_index(drop=True)
         return FrameResult(frame, _joined([r.excluded for r in results]), funnel, [])
-    _concatenated([_excluded_part(folder, number) for number in range(len(parts))], folder / "excluded.csv")
-    return FrameResult(frame, None, funnel, [], sum(r.excluded_rows for r in results))
+    # the shares hold authorities in code order, each part sorted: joined, the parts are in order
+    for name in ("frame.csv", "excluded.csv"):
+        _concatenated([_part(folder, name, number) for number in range(len(parts))], folder / name)
+    return FrameResult(None, None, funnel, [], sum(r.excluded_rows for r in results))
 
 
-def _excluded_part(folder: Path, number: int) -> Path:
-    return folder / f".excluded-part-{number}.csv"
+def _part(folder: Path, name: str, number: int) -> Path:
+    return folder / f".part-{number}-{name}"
 
 
 def _concatenated(parts: list[Path], path: Path) -> None:
@@ -1269,9 +1270,10 @@ def _frame_share(number: int) -> tuple[FrameResult, dict] | None:
         result = build_frame(_SHARED["config"], check_return(entries, notes), _SHARED["geography"])
     except InputProblems:
         return None
-    if folder is not None:   # every part quoted alike, the first alone with the column names
-        write_csv(result.excluded, _excluded_part(folder, number), header=number == 0, quoting="needed")
-        result.excluded = None
+    if folder is not None:   # the first part alone with the column names
+        write_csv(result.frame, _part(folder, "frame.csv", number), header=number == 0)
+        write_csv(result.excluded, _part(folder, "excluded.csv", number), header=number == 0)
+        result.frame = result.excluded = None
     return result, notes.counts
 
 
