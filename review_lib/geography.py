@@ -155,6 +155,16 @@ def normalise_postcode(raw: object) -> tuple[str, str]:
     return text, "invalid"
 
 
+def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(haystack, needles)``, with the needles looked for in sorted order: each
+    search then starts where the last ended, which is several times faster in a large haystack
+    (the country's 2.7 million postcodes) than jumping about it."""
+    order = np.argsort(needles, kind="stable")
+    at = np.empty(len(needles), dtype=np.intp)
+    at[order] = np.searchsorted(haystack, needles[order])
+    return at
+
+
 def _at(matrix: np.ndarray, column: np.ndarray) -> np.ndarray:
     """``matrix[i, column[i]]`` for every row ``i``, gathered from the flat array (several times
     faster than two-dimensional fancy indexing)."""
@@ -311,7 +321,7 @@ class Geography:
         full = np.flatnonzero(level == FULL_LEVEL)
         if len(full):
             wanted = codes[full]
-            at = np.minimum(np.searchsorted(self._points["code"], wanted), len(self._points["code"]) - 1)
+            at = np.minimum(search_sorted(self._points["code"], wanted), len(self._points["code"]) - 1)
             hit = self._points["code"][at] == wanted
             rows, at = full[hit], at[hit]
             found["easting"][rows] = self._points["easting"][at]
