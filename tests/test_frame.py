@@ -283,3 +283,22 @@ def test_a_placement_starting_at_18_or_over_is_left_out_with_its_reason(tmp_path
         "child's age at placement start outside the review's ages (0 to 17)"
     funnel = result.funnel.set_index("step")["children"]
     assert funnel["Placement type in scope"] - funnel["Aged 0 to 17 at placement start"] == 1
+
+
+def test_the_outputs_do_not_depend_on_the_order_the_returns_are_given_in(tmp_path, config):
+    folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    stockton = folder / "stockton"
+    stockton.mkdir()
+    (stockton / "header.csv").write_text(HEADER + "7,1,01/01/2006,WBRI,,,\n")
+    (stockton / "episodes.csv").write_text(EPISODES + "7,01/03/2018,S,C2,N1,U4,PR4,,,,TS18 1AA,YO1 7HH,\n"
+                                           "7,01/03/2015,S,C2,N1,U4,PR4,01/03/2016,E1,,TS18 1AA,YO1 7HH,\n")
+    written = {}
+    for order in ([stockton, folder / "hartlepool"], [folder / "hartlepool", stockton]):
+        out = tmp_path / f"out-{order[0].name}"
+        out.mkdir()
+        result = run_frame(order, config, folder=out)
+        written[order[0].name] = {name: (out / name).read_bytes() for name in ("frame.csv", "excluded.csv", "funnel.csv")}
+    assert written["stockton"] == written["hartlepool"]
+    # Hartlepool (E06000001) before Stockton-on-Tees (E06000004), as their codes go
+    assert list(result.funnel["authority"].unique()) == ["Hartlepool", "Stockton-on-Tees"]
+    assert result.children.to_dict() == {"Hartlepool": 2, "Stockton-on-Tees": 1}
