@@ -319,6 +319,7 @@ def cmd_demo(args) -> int:
 
     started = time.time()
     out: Path = args.out
+    seed = whole_number(args.seed, "--seed", "903")
     held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if held:
         earlier_demo = (out / "inputs" / "SYNTHETIC").is_file()
@@ -340,7 +341,7 @@ def cmd_demo(args) -> int:
     say(args, f"[1/6] Making a synthetic SSDA903 return for {', '.join(a.name for a in config.authorities)} ...")
     with stage_timer(args, "synthetic return"):
         geography = Geography()
-        returns = synthetic.generate(config, seed=args.seed, geography=geography)
+        returns = synthetic.generate(config, seed=seed, geography=geography)
         inputs = out / "inputs" / "ssda903"
         synthetic.write_return(returns, inputs, config)
     (out / "inputs" / "SYNTHETIC").write_text("Every file under inputs/ is synthetic demonstration data.\n")
@@ -453,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage("demo", "Run the whole review on synthetic data, laid out as a real review folder.", cmd_demo)
     p.add_argument("--out", type=Path, default=Path("outputs/demo"), metavar="DIR", help="review folder (default outputs/demo)")
-    p.add_argument("--seed", type=int, default=903, help="seed of the synthetic return")
+    p.add_argument("--seed", default="903", help="seed of the synthetic return (a whole number)")
     return parser
 
 
