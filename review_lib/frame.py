@@ -368,6 +368,9 @@ def _encoding_of(raw: bytes, path: Path) -> str:
     """UTF-8, or Windows text (Excel on Windows saves CSV as cp1252); anything else is refused."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise fail(path, "", "is saved as UTF-16 ('Unicode text')", "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+    if b"\x00" in raw and _looks_like_utf16(raw[:4096]):
+        raise fail(path, "", "is saved as UTF-16 ('Unicode text') without a byte-order mark",
+                   "CSV saved as 'CSV UTF-8' or plain 'CSV'")
     if b"\x00" in raw:   # text files never hold NUL bytes
         raise fail(path, "", "is not a text table (it holds binary data)",
                    "a CSV file saved from a spreadsheet or a database, with one row per record")
@@ -381,6 +384,12 @@ def _encoding_of(raw: bytes, path: Path) -> str:
             error = exc
     raise fail(path, f"byte {error.start + 1:,}", "is not text in UTF-8 or Windows encoding (is it a CSV file?)",
                "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+
+
+def _looks_like_utf16(start: bytes) -> bool:
+    """Plain text in UTF-16 has a NUL in (nearly) every other byte; binary data does not."""
+    halves = (start[0::2], start[1::2])
+    return any(len(half) >= 8 and half.count(0) >= 0.9 * len(half) for half in halves)
 
 
 def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:

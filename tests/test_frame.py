@@ -267,6 +267,7 @@ def test_old_mac_line_endings_are_read_and_binary_or_utf16_files_refused(tmp_pat
     episodes = folder / "hartlepool" / "episodes.csv"
     for content, message in [(EPISODES.encode() + bytes(range(128, 256)) * 4, "is not text in UTF-8 or Windows"),
                              (("\ufeff" + EPISODES).encode("utf-16"), "UTF-16"),
+                             (EPISODES.encode("utf-16-le"), "UTF-16"), (EPISODES.encode("utf-16-be"), "UTF-16"),
                              (b"\x00\x01,\x02\x00\n\x00", "binary data")]:
         episodes.write_bytes(content)
         with pytest.raises(InputProblems, match=message):
