@@ -33,6 +33,7 @@ REQUIRED = {
     "missing": ["CHILD", "MIS_START"],
     "reviews": ["CHILD", "REVIEW"],
 }
+POSTCODE_COLUMNS = {"HOME_POST", "PL_POST"}
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
 #: dates outside these years are typing errors (a far-future DEC is read as "not ended")
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
@@ -442,13 +443,17 @@ class Stacked:
         self._tidy(notes if notes is not None else Notes())
 
     def _tidy(self, notes: Notes) -> None:
-        """Trim every value, upper-case codes (saying where that changed something), drop blank rows."""
+        """Trim every value (postcodes when they are classified), upper-case codes (saying where that
+        changed something), drop blank rows."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         columns, nonblank = {}, np.zeros(len(self.line), dtype=bool)
         for name in self.data.column_names:
             column = self.data[name]
+            if name in POSTCODE_COLUMNS:   # classifying a postcode trims it: not done twice
+                columns[name] = column
+                continue
             # the ASCII kernels are several times faster, and the same on text that is all ASCII
             ascii = pc.all(pc.string_is_ascii(column)).as_py() is not False
             column = (pc.ascii_trim_whitespace if ascii else pc.utf8_trim_whitespace)(column)
@@ -460,6 +465,9 @@ class Stacked:
             columns[name] = column
             nonblank |= pc.binary_length(column).to_numpy(zero_copy_only=False) > 0
         self.data = pa.table(columns)
+        blank = np.flatnonzero(~nonblank)
+        for name in POSTCODE_COLUMNS.intersection(columns) if len(blank) else ():   # only spaces is blank too
+            nonblank[blank] |= pc.binary_length(pc.utf8_trim_whitespace(columns[name].take(blank))).to_numpy() > 0
         if not nonblank.all():
             self.data = self.data.filter(pa.array(nonblank))
             self.authority, self.file, self.line = self.authority[nonblank], self.file[nonblank], self.line[nonblank]

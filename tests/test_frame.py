@@ -79,6 +79,7 @@ def test_bad_returns_are_refused_with_located_messages(tmp_path, config, header_
 
 def test_harmless_oddities_are_accepted(tmp_path, config):
     episodes = [row.replace("U6", "u6").replace("TS24 8AA", " ts248aa ") for row in GOOD_EPISODES]
+    episodes.insert(2, ",,,,,,,,,, ,\t,")   # a row of empty cells, two postcodes only blank space: skipped
     folder = write_return(tmp_path, GOOD_HEADER, episodes)
     path = folder / "hartlepool" / "episodes.csv"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
@@ -90,6 +91,10 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
     header = folder / "hartlepool" / "header.csv"    # Excel on Windows: cp1252, not UTF-8
     header.write_bytes(header.read_bytes().replace(b"WBRI,,,\n", "WBRI,,Ren\u00e9e,\n".encode("cp1252"), 1))
     assert len(run_frame([folder], config).frame) == 2
+    # a row holding nothing but a postcode is not blank: it has lost its child
+    path.write_bytes(path.read_bytes() + b",,,,,,,,,,,TS24 8AA,\r\n")
+    with pytest.raises(InputProblems, match="the CHILD id is blank"):
+        run_frame([folder], config)
 
 
 def test_reviews_and_missing_episodes_are_counted_for_the_placement(tmp_path, config):
