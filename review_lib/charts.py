@@ -149,13 +149,16 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
     fig, ax = plt.subplots(figsize=(7, 3.2))
     years = by_year.index.astype(int)
     width = 0.8 / len(authorities)
+    # the table beside the chart hides more than the small counts (secondary suppression, so that its
+    # totals cannot give them back): a bar or label showing one of those would undo it
+    shown = publication_table(by_year.reset_index()) if publishing() else by_year.reset_index()
     for i, la in enumerate(authorities):
         values = by_year.get(la, pd.Series(0, index=by_year.index))
+        hidden = shown[la].astype(object).eq(SUPPRESSED).to_numpy() if la in shown else np.zeros(len(values), bool)
         look = authority_style(la)
-        bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values, width, color=look["color"],
-                      hatch=look["hatch"], edgecolor="white", label=la)
-        ax.bar_label(bars, labels=[SUPPRESSED if publishing() and is_small(v) else f"{v:g}" for v in values],
-                     fontsize=8)
+        bars = ax.bar(years + (i - (len(authorities) - 1) / 2) * width, values.where(~hidden, 0), width,
+                      color=look["color"], hatch=look["hatch"], edgecolor="white", label=la)
+        ax.bar_label(bars, labels=[SUPPRESSED if gone else f"{v:g}" for v, gone in zip(values, hidden)], fontsize=8)
     ax.set_xticks(years)
     ax.set_ylabel("Children")
     ax.set_title("Children starting an out-of-area placement, by year")

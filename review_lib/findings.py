@@ -210,14 +210,36 @@ def placements_by_year(frame: pd.DataFrame, authorities: list[str] | None = None
     return table
 
 
+def _share(flags: pd.Series) -> float | str:
+    """Per cent of ``flags`` that hold, to one decimal place. When publishing, 'c' if that count or
+    the rest is 1 to 4: beside the number of children, the share would give the count back."""
+    count, n = int(flags.sum()), len(flags)
+    if publishing() and (is_small(count) or is_small(n - count)):
+        return SUPPRESSED
+    return round(100 * count / n, 1) if n else np.nan
+
+
+def _share_text(flags: pd.Series) -> str:
+    """:func:`_share` for a sentence: '55%', or in words when it is hidden."""
+    share = _share(flags)
+    if share == SUPPRESSED:
+        return "fewer than 5" if is_small(flags.sum()) else "all but fewer than 5"
+    return f"{share:.0f}%"
+
+
+def _is_true(values: pd.Series) -> pd.Series:
+    return values.astype(str).str.lower().eq("true")   # a frame read back from CSV holds words
+
+
 def location_summary(frame: pd.DataFrame, authorities: list[str] | None = None) -> pd.DataFrame:
-    """Q2: distance and adjoining/distant placements per authority (frame, not sample)."""
+    """Q2: distance and adjoining/distant placements per authority (frame, not sample); when
+    publishing, a share of 1 to 4 children (or of all but 1 to 4) shows 'c'."""
     grouped = frame.groupby("authority")
     out = pd.DataFrame({
         "children": grouped.size(),
         "median_miles": grouped["distance_miles"].median().round(1),
-        "over_20_miles_percent": (100 * grouped["over_20_miles"].mean()).round(1),
-        "distant_percent": (100 * grouped["distant_placement"].apply(lambda s: s.eq("Yes").mean())).round(1),
+        "over_20_miles_percent": grouped["over_20_miles"].apply(lambda s: _share(_is_true(s))),
+        "distant_percent": grouped["distant_placement"].apply(lambda s: _share(s.eq("Yes"))),
         "host_authorities": grouped["host_authority"].nunique(),
     })
     return out.reindex(authorities) if authorities else out
@@ -238,13 +260,16 @@ def stability_summary(frame: pd.DataFrame, authorities: list[str] | None = None)
     grouped = frame.groupby("authority")
     out = pd.DataFrame({
         "children": grouped.size(),
-        "moved_again_within_12_months_percent": (100 * grouped["moves_12_months"].apply(lambda s: (s > 0).mean())).round(1),
-        "any_missing_episode_percent": (100 * grouped["missing_episodes"].apply(lambda s: (s > 0).mean())).round(1),
+        "moved_again_within_12_months_percent": grouped["moves_12_months"].apply(lambda s: _share(s > 0)),
+        "any_missing_episode_percent": grouped["missing_episodes"].apply(lambda s: _share(s > 0)),
         "median_missing_episodes_if_any": grouped["missing_episodes"].apply(lambda s: s[s > 0].median()).round(1),
     })
     out = out.reindex(authorities) if authorities else out
     out["median_missing_episodes_if_any"] = out["median_missing_episodes_if_any"].map(
         lambda v: "" if pd.isna(v) else f"{v:g}")
+    if publishing():   # the median of one to four children's episodes tells too much about each of them
+        went = grouped["missing_episodes"].apply(lambda s: int((s > 0).sum())).reindex(out.index)
+        out.loc[went.map(is_small).to_numpy(), "median_missing_episodes_if_any"] = SUPPRESSED
     return out
 
 
@@ -254,12 +279,21 @@ def stability_sentence(frame: pd.DataFrame, authority: str) -> str:
     if mine.empty:
         return f"No child from {authority} is in the frame."
     moved = int((mine["moves_12_months"] > 0).sum())
-    text = (f"{authority}: {count_text(moved)} of {len(mine)} children moved placement again "
+    text = (f"{authority}: {_count_of(moved, len(mine))} children moved placement again "
             "within 12 months of the out-of-area move")
     if mine["missing_episodes"].notna().any():
         went = int((mine["missing_episodes"] > 0).sum())
-        text += f", and {count_text(went)} went missing at least once during the placement"
+        text += f", and {_count_of(went, len(mine), of=False)} went missing at least once during the placement"
     return text + "."
+
+
+def _count_of(count: int, n: int, of: bool = True) -> str:
+    """'86 of 215'; when publishing, the rest (n minus count) is hidden as well as the count when
+    either is 1 to 4 ('all but fewer than 5 of 215'), since n is stated beside it."""
+    whole = f" of {n}" if of else ""
+    if publishing() and is_small(n - count) and not is_small(count):
+        return f"all but fewer than 5{whole}"
+    return f"{count_text(count)}{whole}"
 
 
 UNRANKED_THEMES = ("Other", "None identified", "Not recorded in file", NOT_APPLICABLE)
@@ -731,10 +765,10 @@ def location_sentence(frame: pd.DataFrame, authority: str) -> str:
     mine = frame[frame["authority"] == authority]
     if mine.empty:
         return f"No child from {authority} is in the frame."
-    distant = mine["distant_placement"].eq("Yes").mean() * 100
-    over20 = mine["over_20_miles"].astype(str).str.lower().eq("true").mean() * 100
-    return (f"Of {len(mine)} children from {authority}, {over20:.0f}% were placed more than 20 miles from home "
-            f"(median {mine['distance_miles'].median():.0f} miles) and {distant:.0f}% in a distant authority "
+    distant = _share_text(mine["distant_placement"].eq("Yes"))
+    over20 = _share_text(_is_true(mine["over_20_miles"]))
+    return (f"Of {len(mine)} children from {authority}, {over20} were placed more than 20 miles from home "
+            f"(median {mine['distance_miles'].median():.0f} miles) and {distant} in a distant authority "
             f"(neither {authority} nor an authority adjoining it), across {mine['host_authority'].nunique()} "
             "host authorities.")
 
@@ -1062,7 +1096,9 @@ def secondary_suppression(values: np.ndarray, hidden: np.ndarray, lines: list[tu
     hides its next smallest non-zero shown cell too, until nothing changes. Then, since lines cross
     (a total can sit in several), any hidden cell that the shown cells still determine exactly
     (by linear algebra over all the lines at once) has the smallest non-zero shown cell of one of
-    its lines hidden as well, until none is determined.
+    its lines hidden as well, until none is determined. Last, the same for any hidden cell that the
+    lines pin down once a reader adds what every published table tells them: a hidden count is at
+    least 1, since a zero is always shown (:func:`pinned`).
 
     Parameters
     ----------
@@ -1083,9 +1119,29 @@ def secondary_suppression(values: np.ndarray, hidden: np.ndarray, lines: list[tu
     """
     hidden = np.asarray(hidden, bool).copy()
     last = np.zeros(hidden.shape, bool) if last_resort is None else np.asarray(last_resort, bool)
+    # pages suppress the same tables again and again (each section of each page); the integer
+    # programmes of :func:`pinned` make that worth remembering, keyed by everything the answer depends on
+    key = (np.asarray(values, float).tobytes(), hidden.tobytes(), last.tobytes(),
+           tuple((np.asarray(c).tobytes(), np.asarray(s, float).tobytes()) for c, s in lines))
+    if key not in _SUPPRESSED_BEFORE:
+        if len(_SUPPRESSED_BEFORE) > 4096:
+            _SUPPRESSED_BEFORE.clear()
+        _SUPPRESSED_BEFORE[key] = _suppress(np.asarray(values, float), hidden, lines, last)
+    return _SUPPRESSED_BEFORE[key].copy()
+
+
+_SUPPRESSED_BEFORE: dict = {}
+
+
+def _suppress(values: np.ndarray, hidden: np.ndarray, lines, last: np.ndarray) -> np.ndarray:
     while True:   # each pass hides at least one more cell or returns, so this ends
         _hide_lone_cells(values, hidden, lines, last)
-        if not any(_protect(cell, values, hidden, lines, last) for cell in determined(hidden, lines)):
+        fixed = determined(hidden, lines)
+        if any(_protect(cell, values, hidden, lines, last) for cell in fixed):
+            continue
+        # what is left determined here, public figures fix whatever is hidden: no need to ask again
+        if not any(_protect(cell, values, hidden, lines, last, bounded=True)
+                   for cell in pinned(values, hidden, lines, skip=fixed)):
             return hidden
 
 
@@ -1107,19 +1163,24 @@ def _hide_one(cells: np.ndarray, values: np.ndarray, hidden: np.ndarray, last: n
     return True
 
 
-def _protect(cell: int, values: np.ndarray, hidden: np.ndarray, lines, last: np.ndarray) -> bool:
-    """Hide a shown cell so that ``cell`` is no longer determined: the first, in order of preference
-    (on a line through ``cell``, not a total, smallest), that does it alone, else the first of them.
-    False when nothing can: public figures fix ``cell`` whatever else is hidden (it is then no secret)."""
+def _protect(cell: int, values: np.ndarray, hidden: np.ndarray, lines, last: np.ndarray,
+             bounded: bool = False) -> bool:
+    """Hide a shown cell so that ``cell`` is no longer determined (``bounded``: no longer pinned, see
+    :func:`pinned`): the first, in order of preference (on a line through ``cell``, not a total,
+    smallest), that does it alone, else the first of them. False when nothing can: public figures
+    fix ``cell`` whatever else is hidden (it is then no secret)."""
+    def fixed(trial: np.ndarray) -> bool:
+        return _is_pinned(cell, values, trial, lines) if bounded else _is_determined(cell, trial, lines)
+
     through = {int(c) for cells, _ in lines if cell in cells for c in cells}
     spare = [c for c in np.flatnonzero(~hidden & (values > 0))]
     spare.sort(key=lambda c: (c not in through, bool(last[c]), values[c]))
-    if not spare or _is_determined(cell, hidden | (values > 0), lines):
+    if not spare or fixed(hidden | (values > 0)):
         return False
     for candidate in spare:
         trial = hidden.copy()
         trial[candidate] = True
-        if not _is_determined(cell, trial, lines):
+        if not fixed(trial):
             hidden[candidate] = True
             return True
     hidden[spare[0]] = True
@@ -1160,6 +1221,54 @@ def determined(hidden: np.ndarray, lines: list[tuple[np.ndarray, np.ndarray]]) -
     rank = np.linalg.matrix_rank(system)
     eye = np.eye(len(unknown))
     return [int(cell) for k, cell in enumerate(unknown) if np.linalg.matrix_rank(np.vstack([system, eye[k]])) == rank]
+
+
+def pinned(values: np.ndarray, hidden: np.ndarray, lines: list[tuple[np.ndarray, np.ndarray]],
+           skip=()) -> list[int]:
+    """The hidden cells whose value the lines fix once a reader adds that every hidden count is at
+    least 1 (a zero is always shown, so 'c' is never 0).
+
+    Linear algebra alone misses these: in a line of three hidden cells that must add up to 3, each
+    cell could be anything as far as the equations go, but each is 1. A cell is pinned when the
+    smallest and the largest whole-number values it can take, with every line adding up and every
+    hidden count at least 1, are the same (two small integer programmes per cell). Cells whose count
+    is not known here (read back from a file as 'c', so 0 in ``values``) may be 0 and are not checked,
+    nor are the cells in ``skip``.
+    """
+    hidden, skip = np.asarray(hidden, bool), set(skip)
+    cells = [c for c in np.flatnonzero(hidden & (values >= 1)) if c not in skip]
+    if not len(cells):
+        return []
+    fixed = _pinned_check(values, hidden, lines)
+    return [int(cell) for cell in cells if fixed(cell)]
+
+
+def _is_pinned(cell: int, values: np.ndarray, hidden: np.ndarray, lines) -> bool:
+    return _pinned_check(values, hidden, lines)(cell)
+
+
+def _pinned_check(values: np.ndarray, hidden: np.ndarray, lines):
+    """A test of whether one hidden cell is pinned (see :func:`pinned`), with the lines' equations
+    over the hidden cells set up once."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    system, unknown = _equations(hidden, lines)
+    if not len(system):
+        return lambda cell: False
+    totals = system @ values[unknown]          # what each line's hidden cells add up to
+    lower = np.minimum(values[unknown], 1.0)   # a reader knows a hidden count is at least 1
+    constraints = LinearConstraint(system, totals, totals)
+    bounds, whole = Bounds(lower, np.inf), np.ones(len(unknown))
+
+    def fixed(cell: int) -> bool:
+        target = (unknown == cell).astype(float)
+        for sense in (1.0, -1.0):              # its smallest, then its largest possible value
+            result = milp(sense * target, constraints=constraints, integrality=whole, bounds=bounds)
+            if result.status != 0 or round(sense * result.fun) != round(values[cell]):
+                return False                   # another value fits (or no largest one exists)
+        return True
+
+    return fixed
 
 
 # -- publication: the findings table, suppressed per question across authorities ----------------
@@ -1272,7 +1381,22 @@ def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
     out.loc[mask[HIDDEN_N].to_numpy(), "n"] = SUPPRESSED
     for column in DERIVED_FIELDS:
         out.loc[share & out[column].notna().to_numpy(), column] = SUPPRESSED
+    pooled = _pooled_beside_hidden(findings, share)
+    out.loc[pooled & out["weighted_percent"].notna().to_numpy(), "weighted_percent"] = SUPPRESSED
     return out
+
+
+def _pooled_beside_hidden(findings: pd.DataFrame, hidden: np.ndarray) -> np.ndarray:
+    """The ``BOTH`` rows of answers whose count is hidden for some authority.
+
+    Their weighted percentage must go too: it weights each authority's cases differently (each by
+    its own stratum's weight), so beside the unweighted count of both it is a second equation in
+    the authorities' hidden counts, and with the design weights (sampling method and strata
+    tables) it gives them back."""
+    parts = hidden & findings["authority"].ne(BOTH).to_numpy()
+    gone = set(zip(findings["question"].to_numpy()[parts], findings["answer"].to_numpy()[parts]))
+    return np.array([a == BOTH and (q, x) in gone
+                     for a, q, x in zip(findings["authority"], findings["question"], findings["answer"])], bool)
 
 
 def with_suppression(findings: pd.DataFrame) -> pd.DataFrame:
@@ -1304,6 +1428,8 @@ def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.D
             out.loc[i, [f"{la}|{field}" for field in SHARE_FIELDS if f"{la}|{field}" in out]] = SUPPRESSED
         if any(la != BOTH for la in gone):
             out.loc[i, ["p_value", "comparison"]] = [SUPPRESSED, f"{NOT_SHOWN.capitalize()}."]
+            if f"{BOTH}|weighted_percent" in out:   # see _pooled_beside_hidden
+                out.loc[i, f"{BOTH}|weighted_percent"] = SUPPRESSED
     return out
 
 
@@ -1313,7 +1439,9 @@ def headlines_for_pages(published: pd.DataFrame) -> pd.DataFrame:
     out = published.copy()
     names = [c.removesuffix("|count") for c in published.columns if c.endswith("|count")]
     for la in names:
-        gone = published[[f"{la}|{f}" for f in SHARE_FIELDS if f"{la}|{f}" in published]].eq(SUPPRESSED).any(axis=1)
+        # a weighted percentage hidden alone (both authorities', beside a hidden part) leaves the share
+        fields = [f"{la}|{f}" for f in SHARE_FIELDS if f"{la}|{f}" in published and f != "weighted_percent"]
+        gone = published[fields].eq(SUPPRESSED).any(axis=1)
         for field in SHARE_FIELDS:
             if f"{la}|{field}" in out:
                 out[f"{la}|{field}"] = _figures(published[f"{la}|{field}"]).where(~gone)

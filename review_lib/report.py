@@ -535,11 +535,12 @@ def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
     authorities = [a.name for a in config.authorities]
     frame = tables["frame"]
     hosts = lib.host_authorities(frame, authorities)
-    pages = {"placements_by_year": lib.placements_by_year(frame, authorities),
-             "locations": lib.location_summary(frame, authorities),
-             "host_authorities": hosts.head(lib.HOST_AUTHORITIES_SHOWN) if publish else hosts,
-             "stability": lib.stability_summary(frame, authorities),
-             "funnel": tables["funnel"], "strata": tables["strata"]}
+    with Publication(publish):   # shares of the frame hide themselves (a share of 1 to 4 children)
+        pages = {"placements_by_year": lib.placements_by_year(frame, authorities),
+                 "locations": lib.location_summary(frame, authorities),
+                 "host_authorities": hosts.head(lib.HOST_AUTHORITIES_SHOWN) if publish else hosts,
+                 "stability": lib.stability_summary(frame, authorities),
+                 "funnel": tables["funnel"], "strata": tables["strata"]}
     from review_lib import reliability
 
     pages |= {"codings_by_reviewer": lib.codings_by_reviewer(tables["completion"]),
@@ -659,19 +660,29 @@ def _write_combined(building: Path, pages: list[Page], config: ReviewConfig, res
 
 
 # -- the publication scan ----------------------------------------------------------------------
-# each kind of identifier, and how an input column holding it is named (upper case, spaces trimmed):
-# the SSDA903 Header's CHILD, UPN and DOB, a former UPN, MC_DOB (a mother's child), postcodes, names
-IDENTIFYING_COLUMNS = {"CHILD id": r"CHILD", "UPN": r".*UPN", "date of birth": r"(.*_)?DOB",
+# each kind of identifier, and how an input column holding it is named (upper case, spaces trimmed,
+# inner spaces as '_'): the SSDA903 Header's CHILD, UPN and DOB, a former UPN, MC_DOB (a mother's
+# child), postcodes, names; and the case register's (and the frame's and sample's) child_id and
+# date_of_birth
+IDENTIFYING_COLUMNS = {"CHILD id": r"CHILD(_?ID)?", "UPN": r".*UPN",
+                       "date of birth": r"(.*_)?DOB|(.*_)?DATE_?OF_?BIRTH|(.*_)?BIRTH_?DATE",
                        "full postcode": r".*POST.*", "name": r".*NAME.*"}
+# where the review folder holds them: the return or case register (CSV or .xlsx), and the stage
+# outputs that carry CHILD ids (frame.csv, excluded.csv, the sample's key and reserves), which also
+# hold them when the return itself was read from outside the review folder
+IDENTIFIER_SOURCES = (("inputs", "**/*.csv"), ("inputs", "**/*.xlsx"), ("frame", "*.csv"), ("sample", "*.csv"))
 SHORTEST = {"CHILD id": 5, "UPN": 5, "name": 3}   # shorter values would match ordinary words and numbers
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
 _MONTH = "|".join(sorted({m for name in MONTHS for m in (name, name[:3])} | {"sept"}, key=len, reverse=True))
 DATES = (   # each with (day, month, year) groups, in any case; a two-digit year may be 19yy or 20yy
     (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b"), "dmy"),
-    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
+    (re.compile(r"\b(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})\b"), "ymd"),
     (re.compile(r"\b((?:19|20)\d{2})(\d{2})(\d{2})\b"), "ymd"),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\.?,?\s+(\d{{4}})\b", re.I), "dmy"),
+    (re.compile(r"\b(\d{2})(\d{2})((?:19|20)\d{2})\b"), "dmy"),   # 21062012, as some systems export
+    # '4 November 2010', '4th of Nov 2010', and the '21-Jun-2012' or '21 Jun 12' of case-management exports
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?[\s./-]+({_MONTH})\.?,?[\s./-]+(\d{{4}}|\d{{2}})\b", re.I),
+     "dmy"),
     (re.compile(rf"\b({_MONTH})\.?\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
 )
 # the outward and inward codes with or without a space, hyphen, dot or underscore between them
@@ -710,13 +721,19 @@ def _identifiers(review_dir: Path) -> dict[str, set]:
     import pandas as pd
 
     found = {kind: set() for kind in IDENTIFYING_COLUMNS}
-    for path in (review_dir / "inputs").rglob("*.csv"):
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
-        for column in table.columns:
-            name = column.strip().upper()
-            kind = next((k for k, pattern in IDENTIFYING_COLUMNS.items() if re.fullmatch(pattern, name)), None)
-            if kind:
-                found[kind] |= _comparable(kind, table[column])
+    paths = sorted({p for folder, pattern in IDENTIFIER_SOURCES for p in (review_dir / folder).glob(pattern)
+                    if p.is_file() and not p.name.startswith(("~$", "."))})
+    for path in paths:
+        if path.suffix.lower() == ".xlsx":
+            tables = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False).values()
+        else:
+            tables = [pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")]
+        for table in tables:
+            for column in table.columns:
+                name = re.sub(r"\s+", "_", str(column).strip().upper())
+                kind = next((k for k, pattern in IDENTIFYING_COLUMNS.items() if re.fullmatch(pattern, name)), None)
+                if kind:
+                    found[kind] |= _comparable(kind, table[column].astype(str))
     return found
 
 
@@ -758,7 +775,9 @@ def _text_of(path: Path) -> str:
         return "\n".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row
                          if v is not None)
     text = path.read_text(encoding="utf-8", errors="replace")
-    return re.sub(r"data:[a-z]+/[a-z+.-]+;base64,[A-Za-z0-9+/=]+", "", text)   # embedded images
+    text = re.sub(r"data:[a-z]+/[a-z+.-]+;base64,[A-Za-z0-9+/=]+", "", text)   # embedded images
+    # a page writes O'Neill as O&#x27;Neill: read it as a reader does
+    return html.unescape(text) if path.suffix == ".html" else text
 
 
 def find_identifiers(folder: Path, review_dir: Path, own_dates=frozenset()) -> list[tuple[str, str, list[str]]]:
