@@ -21,15 +21,26 @@ FACTS = {"authority": "Hartlepool", "age_group": "10 to 15", "age_at_placement":
          "distant_placement": "No", "placement_ended": "No", "looked_after_12_months": "Yes"}
 
 
-@pytest.fixture()
-def returned(tmp_path, config):
+@pytest.fixture(scope="module")
+def returned_once(tmp_path_factory, config):
+    """A blank workbook for two cases and its filled-in return, made once for the module: never
+    handed to a test itself (tests edit their return), only copied by :func:`returned`."""
+    folder = tmp_path_factory.mktemp("returned")
     sample = pd.DataFrame([FACTS | {"review_id": "H-01", "reviewer": "Reviewer A", "second_reviewer": ""},
                            FACTS | {"review_id": "H-02", "reviewer": "Reviewer A", "second_reviewer": ""}])
     codebook = load_codebook()
-    [blank] = write_workbooks(sample, config, codebook, tmp_path / "workbooks")
-    filled = tmp_path / "returns" / blank.name
+    [blank] = write_workbooks(sample, config, codebook, folder / "workbooks")
+    filled = folder / "returns" / blank.name
     fill_workbook(blank, filled, codebook)
     return filled
+
+
+@pytest.fixture()
+def returned(tmp_path, returned_once):
+    """This test's own copy (its tmp_path/workbooks/ and tmp_path/returns/) of the blank and the filled workbook."""
+    for sub in ("workbooks", "returns"):
+        shutil.copytree(returned_once.parent.parent / sub, tmp_path / sub)
+    return tmp_path / "returns" / returned_once.name
 
 
 def cell_of(ws, key):
