@@ -87,9 +87,10 @@ def table_html(df: pd.DataFrame, caption: str = "", index: bool = True, percent_
     shown.columns = [str(c) for c in shown.columns]
     shown.columns.name = None
     columns = table("report_columns").set_index("column")
-    numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
+    numeric = {c: pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns}
     if publishing():   # the same suppression as the workbook of tables (report_tables.xlsx)
-        shown = publication_table(shown, percent_columns)
+        shown = publication_table(shown, percent_columns)   # without any weighting column
+    numeric = [numeric[c] for c in shown.columns]
     for column in shown.columns:
         def fmt(v, pattern="{:,.1f}", places=1):
             # rounded before formatting (+ 0.0 drops the sign of a negative zero): never "-0.0"

@@ -10,6 +10,8 @@ Conventions, stated in the report's methods section:
 * Weighted percentages use each case's design weight (children in its stratum / cases drawn from
   it): sum of weights of cases giving the answer over the sum of weights of cases answering
   (a ratio, or Hajek, estimator), so they estimate the share among all children placed out of area.
+  A published report leaves them out (:func:`weighting_columns`): with the strata it shows they
+  could be unpicked into the answers of a stratum's few cases.
 * Authorities are compared with Fisher's exact test on the headline answer (yes / anything else).
 """
 
@@ -472,9 +474,12 @@ def load_review(review_dir, data_dir=None, config_path=None) -> Review:
 
 
 def answer_table(findings: pd.DataFrame, authority: str, question: str) -> pd.DataFrame:
-    """Every answer to one question in one authority: count, n, %, 95% interval, weighted %."""
+    """Every answer to one question in one authority: count, n, %, 95% interval, weighted % (not when
+    publishing: see :func:`weighting_columns`)."""
     rows = findings[(findings["authority"] == authority) & (findings["question"] == question)]
-    return rows[["answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent"]].set_index("answer")
+    columns = [c for c in ("answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent") if c in rows]
+    table = rows[columns].set_index("answer")
+    return without_weighting(table) if publishing() else table
 
 
 NOT_IN_N = (DID_NOT_APPLY, NO_ANSWER, NOT_CODED)
@@ -513,26 +518,29 @@ def answer_breakdown(findings: pd.DataFrame, codebook: Codebook, authority: str,
     -------
     pd.DataFrame
         ``BREAKDOWN_COLUMNS``: the question (named on its first row, with n) and each answer with its
-        count, % of n, 95% interval and weighted %; then the cases not in n (did not apply, no answer
-        recorded, not yet coded), with counts only. A question with no answer at all says so in one row.
+        count, % of n, 95% interval and weighted % (left out when publishing: see
+        :func:`weighting_columns`); then the cases not in n (did not apply, no answer recorded, not
+        yet coded), with counts only. A question with no answer at all says so in one row.
     """
     mine = findings[(findings["authority"] == authority) & (findings["section"] == section)
                     & ~findings["question"].isin(leave_out)]
     parts = [_question_breakdown(group, codebook.questions.loc[q, "type"])
              for q, group in _shown_findings(mine).groupby("question", sort=False)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BREAKDOWN_COLUMNS)
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BREAKDOWN_COLUMNS)
+    return without_weighting(table) if publishing() else table
 
 
 def _question_breakdown(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
     answered = ~rows["answer"].isin(NOT_IN_N)
     n = rows.loc[answered, "n"].iloc[0] if answered.any() else 0
+    weighted = [c for c in ("weighted_percent",) if c in rows]   # published findings have none
     if not isinstance(n, str) and n == 0:   # nothing to break down: one row says why
         why = rows.iloc[:1].assign(answer=_nothing_answered(rows[~answered]), count="", percent=np.nan,
-                                   ci_low=np.nan, ci_high=np.nan, weighted_percent=np.nan)
+                                   ci_low=np.nan, ci_high=np.nan, **{c: np.nan for c in weighted})
         rows = pd.concat([why, rows[~answered]])
     table = pd.DataFrame({"answer": rows["answer"], "count": rows["count"], "percent": rows["percent"],
-                          "ci_95": [_interval_text(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
-                          "weighted_percent": rows["weighted_percent"]}).reset_index(drop=True)
+                          "ci_95": [_interval_text(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])]}
+                         | {c: rows[c] for c in weighted}).reset_index(drop=True)
     several = "; more than one answer allowed" if kind == "multi" else ""
     label = f"{rows['report_label'].iloc[0]} (n = {n if isinstance(n, str) else count_text(n)}{several})"
     table.insert(0, "report_label", [label] + [""] * (len(table) - 1))
@@ -610,7 +618,8 @@ def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, mini
 def key_points(headlines: pd.DataFrame, answers: pd.DataFrame, authority: str = BOTH, k: int = 3,
                minimum_n: int = 5) -> str:
     """Key strengths and areas for improvement in Markdown: the ``k`` highest and lowest
-    good-practice shares (with weighted estimates), then the themes reviewers tagged most often.
+    good-practice shares (with weighted estimates, except when publishing), then the themes
+    reviewers tagged most often.
 
     Parameters
     ----------
@@ -651,7 +660,8 @@ def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str
 
 def headline_sentence(row: pd.Series, authority: str) -> str:
     """One finding in words, e.g. 'Host authority notified (Yes): 15 of 27 cases (56%, 95% CI 37% to 72%;
-    weighted 60%).' The weighted estimate is left out when there is none."""
+    weighted 60%).' The weighted estimate is left out when there is none, and when publishing
+    (:func:`weighting_columns`)."""
     if publishing() and (pd.isna(row.get(f"{authority}|n")) or pd.isna(row.get(f"{authority}|count"))):
         return f"{row['report_label']} ({row['headline_answer']}): {NOT_SHOWN}."
     n = int(row.get(f"{authority}|n", 0) or 0)
@@ -660,7 +670,7 @@ def headline_sentence(row: pd.Series, authority: str) -> str:
     count = int(row[f"{authority}|count"])
     if publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
         return f"{row['report_label']} ({row['headline_answer']}): not shown, as the numbers are small (n = {count_text(n)})."
-    weighted = row.get(f"{authority}|weighted_percent", np.nan)
+    weighted = np.nan if publishing() else row.get(f"{authority}|weighted_percent", np.nan)
     weighted = "" if pd.isna(weighted) else f"; weighted {weighted:.0f}%"
     return (f"{row['report_label']} ({row['headline_answer']}): {count} of {n} cases "
             f"({row[f'{authority}|percent']:.0f}%, 95% CI {row[f'{authority}|ci_low']:.0f}% to "
@@ -669,7 +679,8 @@ def headline_sentence(row: pd.Series, authority: str) -> str:
 
 def weighting_note(sample: pd.DataFrame, frame: pd.DataFrame, authorities: list[str],
                    sampling_method: str = "") -> str:
-    """How the weighted percentages are made, once per page, with any caveat the sampling output gives.
+    """How the weighted percentages are made, once per page, with any caveat the sampling output gives;
+    when publishing, that they are withheld and why (``weighted_withheld`` in the report wording).
 
     Parameters
     ----------
@@ -688,6 +699,8 @@ def weighting_note(sample: pd.DataFrame, frame: pd.DataFrame, authorities: list[
         Markdown: the method, then each authority whose weights do not add up to its children in the
         frame, then the sampling stage's adjustments.
     """
+    if publishing():
+        return WEIGHTED_WITHHELD
     text = ("**Weighted %** uses design weights: each case stands for the children of its stratum in the frame "
             "(children in the stratum divided by cases drawn from it), so the weighted percentage estimates the "
             "share among all the authority's children placed out of area, not only the cases read.")
@@ -699,6 +712,13 @@ def weighting_note(sample: pd.DataFrame, frame: pd.DataFrame, authorities: list[
                      f"the frame, so its weighted figures describe {weights:,.0f} children.")
     notes = sampling_notes(sampling_method, authorities, set(frame["authority"]))
     return text + (f" The sampling stage notes: {notes}" if notes else "")
+
+
+def sampling_method_text(sampling_method: str) -> str:
+    """The sampling stage's methods paragraph (``sample/sampling_method.md``) as the methods page shows
+    it: when publishing, followed by the statement that design-weighted estimates are withheld from the
+    published report and why (``weighted_withheld`` in the report wording)."""
+    return f"{sampling_method.rstrip()}\n\n{WEIGHTED_WITHHELD}" if publishing() else sampling_method
 
 
 def sampling_notes(sampling_method: str, authorities: list[str], everyone: set[str]) -> str:
@@ -872,13 +892,15 @@ def answered(headlines: pd.DataFrame, authorities: str | list[str]) -> pd.DataFr
 def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFrame:
     """Each headline question as 'count of n (percent)' per authority, with the comparison in words.
 
-    The weighted estimate follows when the headline table has one ('12 of 15 (80%; weighted 75%)').
-    When publishing, a cell whose count, complement or n is 1 to 4 shows 'c' (these are text, so
-    table suppression cannot see the counts inside them)."""
+    The weighted estimate follows when the headline table has one ('12 of 15 (80%; weighted 75%)'),
+    except when publishing (:func:`weighting_columns`). When publishing, a cell whose count,
+    complement or n is 1 to 4 shows 'c' (these are text, so table suppression cannot see the counts
+    inside them)."""
     out = headlines[["report_label"]].copy()
     for la in authorities:
         cells = []
-        weighted = headlines.get(f"{la}|weighted_percent", pd.Series(np.nan, index=headlines.index))
+        weighted = pd.Series(np.nan, index=headlines.index) if publishing() else \
+            headlines.get(f"{la}|weighted_percent", pd.Series(np.nan, index=headlines.index))
         for count, n, pct, w in zip(headlines[f"{la}|count"], headlines[f"{la}|n"], headlines[f"{la}|percent"],
                                     weighted):
             if publishing() and (pd.isna(n) or pd.isna(count)):   # hidden by the table's suppression
@@ -943,7 +965,9 @@ def limitations(sample: pd.DataFrame, completion: pd.DataFrame | None = None) ->
     """The review's limitations in plain words, with the figures that make them concrete.
 
     With ``completion`` (the check's table), the reliability figure counts only cases whose two
-    codings have both come back."""
+    codings have both come back. When publishing, the one on weighted estimates says instead that
+    they are withheld, and why (the report wording's ``weighted_withheld_limitation`` and
+    ``weighted_withheld``)."""
     n = len(sample)
     twice = int(sample["double_coded"].astype(str).str.lower().eq("true").sum())
     if completion is not None and not completion.empty:
@@ -956,6 +980,7 @@ def limitations(sample: pd.DataFrame, completion: pd.DataFrame | None = None) ->
         + (f". Per authority they are wider still: {per_authority}." if per_authority else "."),
         "**What files record.** Reviewers code what the case file shows; good work that was not recorded counts as "
         "\"Not recorded in file\", which is itself a finding about recording.",
+        f"{wording('weighted_withheld_limitation')} {WEIGHTED_WITHHELD}" if publishing() else
         "**Weighted estimates** assume each stratum's sampled cases represent its other children; they correct for "
         "strata being sampled at different rates, not for files that could not be found (see substitutions).",
         f"**Reliability** rests on {twice} cases coded twice; agreement on single questions is indicative only.",
@@ -1274,8 +1299,30 @@ def _pinned_check(values: np.ndarray, hidden: np.ndarray, lines):
 # -- publication: the findings table, suppressed per question across authorities ----------------
 NOT_SHOWN = wording("not_shown")
 HIDDEN_COUNT, HIDDEN_N = "hidden_count", "hidden_n"
-SHARE_FIELDS = ("count", "n", "percent", "ci_low", "ci_high", "weighted_percent")
-DERIVED_FIELDS = ("percent", "ci_low", "ci_high", "weighted_percent")
+SHARE_FIELDS = ("count", "n", "percent", "ci_low", "ci_high")
+DERIVED_FIELDS = ("percent", "ci_low", "ci_high")
+WEIGHTED_WITHHELD = wording("weighted_withheld")
+
+
+def weighting_columns(columns) -> list[str]:
+    """The columns a published report leaves out: design-weighted estimates and the design weights
+    behind them (kind ``weighting`` in ``data_templates/report_columns.csv``), an authority's too
+    ('Hartlepool|weighted_percent').
+
+    With the strata a published report shows (children and cases sampled in each, so each stratum's
+    weight), a weighted percentage is a second equation in the strata's answer counts beside the
+    unweighted one: it can give back the answer of a stratum's only sampled case. Rounding does not
+    help, nor does hiding some: any weighted estimate with known class weights is such an equation."""
+    from review_lib.config import table as template_table
+
+    kinds = template_table("report_columns").set_index("column")["kind"]
+    weighting = set(kinds.index[kinds.eq("weighting")])
+    return [c for c in columns if str(c).rpartition("|")[2] in weighting]
+
+
+def without_weighting(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without its :func:`weighting_columns` (what a published report may show of it)."""
+    return table.drop(columns=weighting_columns(table.columns))
 
 
 def findings_mask(findings: pd.DataFrame) -> pd.DataFrame:
@@ -1363,15 +1410,16 @@ def _question_lines(cells: np.ndarray, layout: list[str], options: list[str], ro
 
 def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """``findings.csv`` for publication: small counts hidden per question across the authorities and
-    both together (:func:`findings_mask`), with the percentages and intervals of a hidden count or n.
+    both together (:func:`findings_mask`), with the percentages and intervals of a hidden count or n,
+    and no weighted percentage at all (:func:`weighting_columns`).
 
     A table that carries ``HIDDEN_COUNT`` / ``HIDDEN_N`` (the mask worked out over the whole table, as
     the report build gives the notebooks) keeps those cells hidden even when only part of it is passed.
     """
     if findings.empty:
-        return findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore")
+        return without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore"))
     mask = findings_mask(findings)
-    out = findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore").astype(object)
+    out = without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore")).astype(object)
     for column in ("count", "n"):
         out[column] = _whole(_figures(findings[column]))
     for column in DERIVED_FIELDS:
@@ -1381,22 +1429,7 @@ def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
     out.loc[mask[HIDDEN_N].to_numpy(), "n"] = SUPPRESSED
     for column in DERIVED_FIELDS:
         out.loc[share & out[column].notna().to_numpy(), column] = SUPPRESSED
-    pooled = _pooled_beside_hidden(findings, share)
-    out.loc[pooled & out["weighted_percent"].notna().to_numpy(), "weighted_percent"] = SUPPRESSED
     return out
-
-
-def _pooled_beside_hidden(findings: pd.DataFrame, hidden: np.ndarray) -> np.ndarray:
-    """The ``BOTH`` rows of answers whose count is hidden for some authority.
-
-    Their weighted percentage must go too: it weights each authority's cases differently (each by
-    its own stratum's weight), so beside the unweighted count of both it is a second equation in
-    the authorities' hidden counts, and with the design weights (sampling method and strata
-    tables) it gives them back."""
-    parts = hidden & findings["authority"].ne(BOTH).to_numpy()
-    gone = set(zip(findings["question"].to_numpy()[parts], findings["answer"].to_numpy()[parts]))
-    return np.array([a == BOTH and (q, x) in gone
-                     for a, q, x in zip(findings["authority"], findings["question"], findings["answer"])], bool)
 
 
 def with_suppression(findings: pd.DataFrame) -> pd.DataFrame:
@@ -1407,8 +1440,9 @@ def with_suppression(findings: pd.DataFrame) -> pd.DataFrame:
 
 def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """The headline table for publication: a share whose count or n is hidden in the findings shows
-    'c' (with its percentage and interval), and the comparison of two authorities is not shown when
-    it involves a hidden share (a p-value can identify the count behind it).
+    'c' (with its percentage and interval), the comparison of two authorities is not shown when
+    it involves a hidden share (a p-value can identify the count behind it), and no weighted
+    percentage is there (:func:`weighting_columns`).
 
     Parameters
     ----------
@@ -1420,7 +1454,7 @@ def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.D
     mask = findings_mask(findings)
     hidden = dict(zip(zip(findings["authority"], findings["question"], findings["answer"]),
                       mask[HIDDEN_COUNT] | mask[HIDDEN_N]))
-    out = headlines.astype(object).copy()
+    out = without_weighting(headlines).astype(object)
     names = [c.removesuffix("|count") for c in headlines.columns if c.endswith("|count")]
     for i, row in headlines.iterrows():
         gone = [la for la in names if hidden.get((la, row["question"], row["headline_answer"]), False)]
@@ -1428,19 +1462,16 @@ def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.D
             out.loc[i, [f"{la}|{field}" for field in SHARE_FIELDS if f"{la}|{field}" in out]] = SUPPRESSED
         if any(la != BOTH for la in gone):
             out.loc[i, ["p_value", "comparison"]] = [SUPPRESSED, f"{NOT_SHOWN.capitalize()}."]
-            if f"{BOTH}|weighted_percent" in out:   # see _pooled_beside_hidden
-                out.loc[i, f"{BOTH}|weighted_percent"] = SUPPRESSED
     return out
 
 
 def headlines_for_pages(published: pd.DataFrame) -> pd.DataFrame:
     """Published headlines as the notebooks' functions read them: figures as numbers, and a hidden
     share missing as a whole (count, n, percentage and interval), so no page prints any part of it."""
-    out = published.copy()
+    out = without_weighting(published)
     names = [c.removesuffix("|count") for c in published.columns if c.endswith("|count")]
     for la in names:
-        # a weighted percentage hidden alone (both authorities', beside a hidden part) leaves the share
-        fields = [f"{la}|{f}" for f in SHARE_FIELDS if f"{la}|{f}" in published and f != "weighted_percent"]
+        fields = [f"{la}|{f}" for f in SHARE_FIELDS if f"{la}|{f}" in published]
         gone = published[fields].eq(SUPPRESSED).any(axis=1)
         for field in SHARE_FIELDS:
             if f"{la}|{field}" in out:
@@ -1453,9 +1484,11 @@ def headlines_for_pages(published: pd.DataFrame) -> pd.DataFrame:
 def publication_table(shown: pd.DataFrame, percent_columns=()) -> pd.DataFrame:
     """A table as a published page shows it: counts suppressed by their kind in
     ``data_templates/report_columns.csv``; a whole-number column that table does not know is treated
-    as a count (hidden, not shown), and ``percent_columns`` as derived."""
+    as a count (hidden, not shown), and ``percent_columns`` as derived. Columns of kind ``weighting``
+    (weighted percentages, design weights) are left out (:func:`weighting_columns`)."""
     from review_lib.config import table as template_table
 
+    shown = without_weighting(shown)
     columns = template_table("report_columns").set_index("column")
     unknown = {c: "count" for c in shown.columns if c not in columns.index and pd.api.types.is_integer_dtype(shown[c])}
     kinds = unknown | columns["kind"].to_dict() | {c: "derived" for c in percent_columns}

@@ -41,7 +41,8 @@ from review_lib.codebook import load_codebook
 from review_lib.config import ReviewConfig, slug, wording
 from review_lib.errors import ReportError
 from review_lib.findings import (BOTH, Publication, compute_all, headlines_for_pages, publication_table,
-                                 published_findings, published_headlines, with_suppression, write_all)
+                                 published_findings, published_headlines, with_suppression, without_weighting,
+                                 write_all)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -367,13 +368,15 @@ def _build(building: Path, review_dir: Path, config: ReviewConfig, tables: dict,
 
 def tables_for_notebooks(tables: dict, publish: bool) -> dict:
     """The tables the notebooks read. For publication the findings carry the suppression worked out
-    over the whole table (so a page showing part of them hides exactly what findings.csv hides) and
-    the headlines lack every hidden share, its comparison and p-value (so no sentence, chart or
-    pooled figure can show one)."""
+    over the whole table (so a page showing part of them hides exactly what findings.csv hides), the
+    headlines lack every hidden share, its comparison and p-value (so no sentence, chart or pooled
+    figure can show one), and no table has a weighted percentage or design weight (the pages say
+    instead that these are withheld: ``findings.weighting_columns``)."""
     if not publish:
         return tables
     headlines = published_headlines(tables["headlines"], tables["findings"])
-    return tables | {"findings": with_suppression(tables["findings"]), "headlines": headlines_for_pages(headlines)}
+    shown = {name: without_weighting(table) for name, table in tables.items()}
+    return shown | {"findings": with_suppression(shown["findings"]), "headlines": headlines_for_pages(headlines)}
 
 
 def check_writable(review_dir: Path, final: Path) -> None:
@@ -528,7 +531,8 @@ def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
     """The report's tables for reuse, one sheet each, made by the library calls the pages make.
 
     In a publication build every table is suppressed exactly as its page suppresses it (the same
-    rows, the same column kinds), so no sheet shows a figure a page hides.
+    rows, the same column kinds), so no sheet shows a figure a page hides, and no sheet has a
+    weighted percentage or design weight (``findings.weighting_columns``).
     """
     from review_lib import findings as lib
 

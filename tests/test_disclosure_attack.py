@@ -1,7 +1,8 @@
 """Attacks on the publication version, each of which once recovered a hidden count or let an
-identifier through: a reader who knows that 'c' is never 0, the weighted percentage of both
-authorities, a chart beside its table, shares of the frame, reliability figures beside a hidden
-number of cases, and identifiers the scan did not know or could not read."""
+identifier through: a reader who knows that 'c' is never 0, weighted percentages beside the published
+strata (of both authorities, and of one stratum's only case), a chart beside its table, shares of the
+frame, reliability figures beside a hidden number of cases, and identifiers the scan did not know or
+could not read."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from review_lib import charts, reliability, report
 from review_lib.codebook import load_codebook
 from review_lib.findings import (BOTH, DID_NOT_APPLY, FINDINGS_COLUMNS, SUPPRESSED, Publication, compute_all,
                                  headline_table, location_sentence, location_summary, publication_table,
-                                 published_findings, published_headlines, stability_sentence, stability_summary)
+                                 published_findings, published_headlines, question_findings, stability_sentence,
+                                 stability_summary, weighting_columns)
 from tests.conftest import run_cli
 
 H, S = "Hartlepool", "Stockton-on-Tees"
@@ -135,7 +137,7 @@ def test_no_hidden_count_in_the_demo_can_be_pinned_down(demo_tables):
     assert pinned_down(published, additive) == []
 
 
-# -- the weighted percentage of both authorities ---------------------------------------------------
+# -- weighted percentages beside the published strata ---------------------------------------------
 def test_both_authorities_weighted_percentage_does_not_give_back_a_hidden_authority_count():
     # Each authority's cases carry their own weight (215/27 and 132/18 here), so beside the count of
     # both (9) the weighted percentage of both is a second equation: w_S * s + w_H * (9 - s) = share
@@ -147,22 +149,47 @@ def test_both_authorities_weighted_percentage_does_not_give_back_a_hidden_author
     assert round((weight - 9 * w_h) / (w_s - w_h), 6) == 2                 # Stockton's hidden 'Mostly'
     published = published_findings(found).set_index(["authority", "answer"])
     assert published.loc[(S, "Mostly"), "count"] == SUPPRESSED
-    assert published.loc[(BOTH, "Mostly"), "weighted_percent"] == SUPPRESSED
-    assert published.loc[(BOTH, "Always"), "weighted_percent"] != SUPPRESSED   # both shares shown: kept
+    assert "weighted_percent" not in published.columns                    # no weighted figure at all
 
 
-def test_no_weighted_percentage_of_both_is_shown_beside_a_hidden_authority_count(demo_tables):
-    for published in (published_findings(demo_tables["findings"]),):
-        hidden = published[published["authority"].ne(BOTH) & (published["count"].eq(SUPPRESSED)
-                                                               | published["n"].eq(SUPPRESSED))]
-        pairs = set(zip(hidden["question"], hidden["answer"]))
-        both = published[published["authority"].eq(BOTH)]
-        beside = both[[(q, a) in pairs for q, a in zip(both["question"], both["answer"])]]
-        assert len(beside) > 20
-        assert (beside["weighted_percent"].eq(SUPPRESSED) | beside["weighted_percent"].isna()).all()
+def _one_case_stratum():
+    """Stockton: 'Under 1 | Foster care' has 17 children and 1 case drawn (weight 17), '10 to 15 |
+    Foster care' 120 children and 12 cases (weight 10): the strata table publishes both. The one
+    child under 1 was notified to health; 7 of the 12 older children were."""
+    ids = ["U-1"] + [f"T-{i}" for i in range(1, 13)]
+    told = {"U-1": "Yes"} | {f"T-{i}": "Yes" if i <= 7 else "No" for i in range(1, 13)}
+    answers = pd.DataFrame([{"review_id": r, "authority": S, "reviewer": "A", "role": "first coder",
+                             "section": "Q3", "question": "health_notified", "answer": told[r]} for r in ids])
+    sample = pd.DataFrame({"review_id": ids, "authority": S, "design_weight": [17.0] + [10.0] * 12})
+    return answers, sample
+
+
+def test_a_weighted_percentage_gives_back_a_strata_only_case_even_rounded_so_none_is_published():
+    # The audit's case: 8 'Yes' and 5 'No' of 13 are safe to show, but beside them the weighted
+    # percentage is 17 x + 10 (8 - x) over 17 + 12 x 10 = 137 children, with x the answer of the one
+    # case under 1. Solved (even from the figure rounded to a whole number), it tells that child's answer.
+    answers, sample = _one_case_stratum()
+    found = question_findings(answers, sample, load_codebook(), [S])
+    found = found[found["question"] == "health_notified"]
+    yes = found[found["authority"] == S].set_index("answer").loc["Yes"]
+    assert (yes["count"], yes["n"]) == (8, 13)
+    fits = [x for x in (0, 1) if round(100 * (17 * x + 10 * (8 - x)) / 137) == round(yes["weighted_percent"])]
+    assert fits == [1]                                                    # the child under 1: notified
+    published = published_findings(found)
+    assert published.loc[published["answer"].eq("Yes"), "count"].tolist() == [8, 8]   # Stockton, and both
+    assert weighting_columns(published.columns) == [] and not published.columns.str.contains("weight").any()
+
+
+def test_no_weighted_percentage_or_design_weight_is_published_in_the_demo(demo_tables, config):
+    published = published_findings(demo_tables["findings"])
     headlines = published_headlines(demo_tables["headlines"], demo_tables["findings"])
-    gone = headlines[[f"{la}|count" for la in AUTHORITIES]].eq(SUPPRESSED).any(axis=1)
-    assert gone.any() and headlines.loc[gone, f"{BOTH}|weighted_percent"].eq(SUPPRESSED).all()
+    assert published["count"].eq(SUPPRESSED).any()                       # suppression still at work
+    for table in (published, headlines, *report.workbook_tables(demo_tables, config, publish=True).values()):
+        assert weighting_columns(table.columns) == []
+        assert not any(re.search("weight|inclusion", str(c), re.I) for c in table.columns), list(table.columns)
+    # the internal tables have them: the attack above would run on these
+    assert weighting_columns(demo_tables["findings"].columns) == ["weighted_percent"]
+    assert {"design_weight", "weighted_with"} <= set(weighting_columns(demo_tables["strata"].columns))
 
 
 # -- a chart beside its table ----------------------------------------------------------------------

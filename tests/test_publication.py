@@ -16,19 +16,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from review_lib import report
+from review_lib import charts, findings, report
 from review_lib.codebook import load_codebook
+from review_lib.config import wording
 from review_lib.errors import ReportError
-from review_lib.findings import (BOTH, DID_NOT_APPLY, FINDINGS_COLUMNS, NOT_SHOWN, SUPPRESSED, compute_all,
-                                 headline_table, headlines_for_pages, publication_table, published_findings,
-                                 published_headlines, strengths_and_gaps)
+from review_lib.findings import (BOTH, DID_NOT_APPLY, FINDINGS_COLUMNS, NOT_SHOWN, SUPPRESSED, Publication,
+                                 compute_all, headline_table, headlines_for_pages, publication_table,
+                                 published_findings, published_headlines, strengths_and_gaps)
 from tests.conftest import run_cli
 
 H, S = "Hartlepool", "Stockton-on-Tees"
 AUTHORITIES = [S, H]
 UNANSWERED = (DID_NOT_APPLY, "No answer recorded")
 NOT_CODED = "Case not yet coded"
-DERIVED = ["percent", "ci_low", "ci_high", "weighted_percent"]
+DERIVED = ["percent", "ci_low", "ci_high"]
+WITHHELD = wording("weighted_withheld")
+WEIGHTED = re.compile(r"weight", re.I)   # 'weighted 54%', 'Weighted % (all OOA children)', 'design_weight'
 
 
 # -- an attacker's view of findings.csv --------------------------------------------------------
@@ -219,6 +222,91 @@ def test_the_workbook_has_every_table_the_pages_show_suppressed_when_publishing(
     assert sheets["findings"].equals(published_findings(demo_tables["findings"]))
 
 
+# -- design-weighted estimates: internal report only ---------------------------------------------------
+def _cells_with(table: pd.DataFrame, pattern: re.Pattern) -> list[str]:
+    """Column names and cells of ``table`` that match ``pattern``."""
+    cells = [str(c) for c in table.columns] + [str(v) for v in table.astype(str).to_numpy().ravel()]
+    return [c for c in cells if pattern.search(c)]
+
+
+def _pages_tables_and_sentences(tables: dict, config) -> str:
+    """What the pages make of ``tables`` with the library calls the notebooks make, as one text."""
+    codebook, authorities = load_codebook(), [a.name for a in config.authorities]
+    parts = [charts.table_html(findings.answer_breakdown(tables["findings"], codebook, la, section["id"]),
+                               index=False, percent_columns=["percent", "weighted_percent"])
+             for la in authorities + [BOTH] for section in codebook.sections()]
+    parts.append(charts.table_html(findings.side_by_side(tables["headlines"], authorities)))
+    parts += [charts.table_html(table, caption, index=False)
+              for caption, table in findings.outcome_distribution(tables["findings"], codebook, authorities)]
+    parts += [findings.headline_sentence(row, la) for _, row in tables["headlines"].iterrows() for la in authorities]
+    parts += [findings.key_points(tables["headlines"], tables["answers"], la) for la in authorities + [BOTH]]
+    parts.append(charts.table_html(tables["strata"].set_index(["authority", "stratum"])))
+    return "\n".join(parts)
+
+
+def test_no_weighted_percentage_is_published_in_findings_csv_the_workbook_or_the_pages(demo_tables, config):
+    # findings.csv and every sheet of report_tables.xlsx: no weighted column, no 'weighted 54%' in a cell
+    assert list(published_findings(demo_tables["findings"]).columns) == FINDINGS_COLUMNS[:-1]
+    sheets = report.workbook_tables(demo_tables, config, publish=True)
+    for name, table in sheets.items():
+        assert _cells_with(table, WEIGHTED) == [], name
+    # the strata keep their children and cases sampled (suppressed as counts), not the weights behind them
+    assert {"population", "allocated"} <= set(sheets["strata"].columns)
+    assert sheets["strata"]["allocated"].eq(SUPPRESSED).any()
+    # the pages: every table and sentence the notebooks make from the tables the build gives them
+    shown = report.tables_for_notebooks(demo_tables, publish=True)
+    assert [c for t in shown.values() for c in t.columns if WEIGHTED.search(str(c))] == []
+    with Publication():
+        pages = _pages_tables_and_sentences(shown, config)
+        # and from the whole tables too (a notebook run by hand, with no tables from a build)
+        by_hand = _pages_tables_and_sentences(demo_tables, config)
+    for text in (pages, by_hand):
+        assert f">{SUPPRESSED}<" in text and "not shown" in text and not WEIGHTED.search(text)
+        assert not re.search(r";\s*[;)]|\(\s*;", text)                     # nothing left dangling: '(56%; )'
+    # the page tables keep their alignment once the weighted column is gone: one cell per heading
+    with Publication():
+        table = charts.table_html(findings.answer_breakdown(demo_tables["findings"], load_codebook(), S, "Q3"),
+                                  index=False, percent_columns=["percent", "weighted_percent"])
+    head = re.findall(r"<th scope[^>]*>(.*?)</th>", table)
+    assert all(len(re.findall(r"<td", row)) == len(head) for row in re.findall(r"<tr>(.*?)</tr>", table)[1:])
+    assert head == ["Question", "Answer", "Cases", "%", "95% CI"]
+
+
+def test_a_sentence_that_carried_a_weighted_figure_reads_whole_without_it():
+    row = pd.Series({"report_label": "Host authority notified", "headline_answer": "Yes", "A|count": 15, "A|n": 27,
+                     "A|percent": 100 * 15 / 27, "A|ci_low": 37.3, "A|ci_high": 72.1, "A|weighted_percent": 60.4,
+                     "comparison": "-"})
+    with Publication():   # even given a table that still has the weighted figure (a notebook run by hand)
+        sentence, cell = findings.headline_sentence(row, "A"), findings.side_by_side(pd.DataFrame([row]), ["A"])
+    assert sentence == "Host authority notified (Yes): 15 of 27 cases (56%, 95% CI 37% to 72%)."
+    assert cell["A"].iloc[0] == "15 of 27 (56%)"
+    assert "weighted 60%" in findings.headline_sentence(row, "A")          # the internal report keeps it
+
+
+def test_the_methods_page_says_why_weighted_estimates_are_withheld_and_the_internal_report_keeps_them(
+        demo_tables, config):
+    method = "Cases were drawn at random within strata; every case carries a design weight."
+    with Publication():
+        paragraph = findings.sampling_method_text(method)
+        bullets = findings.limitations(demo_tables["sample"], demo_tables["completion"])
+        note = findings.weighting_note(demo_tables["sample"], demo_tables["frame"], [S], method)
+    assert paragraph.startswith(method) and paragraph.endswith(WITHHELD)
+    assert all(words in WITHHELD for words in ("withheld", "published strata", "fewer than five", "internal report"))
+    assert any(WITHHELD in b for b in bullets) and not any("assume each stratum" in b for b in bullets)
+    assert note == WITHHELD                                      # each page says it where the note on weights was
+    # the internal report: as before
+    assert findings.sampling_method_text(method) == method
+    assert not any(WITHHELD in b for b in findings.limitations(demo_tables["sample"], demo_tables["completion"]))
+    assert "Weighted %" in findings.weighting_note(demo_tables["sample"], demo_tables["frame"], [S], method)
+    sheets = report.workbook_tables(demo_tables, config, publish=False)
+    assert pd.to_numeric(sheets["findings"]["weighted_percent"]).notna().any()
+    assert f"{BOTH}|weighted_percent" in sheets["headlines"] and "design_weight" in sheets["strata"]
+    assert sheets["side_by_side"][S].str.contains(r"; weighted \d+%\)$").any()
+    breakdown = findings.answer_breakdown(demo_tables["findings"], load_codebook(), S, "Q3")
+    assert "Weighted % (all OOA children)" in charts.table_html(breakdown, index=False,
+                                                               percent_columns=["percent", "weighted_percent"])
+
+
 # -- the privacy scan ------------------------------------------------------------------------------
 def _review_with_a_child(tmp_path):
     review = tmp_path / "review"
@@ -317,6 +405,22 @@ def test_the_published_report_says_so_and_shows_nothing_findings_csv_hides(demo_
     index = (out / "index.html").read_text()
     strongest = re.search(r"the strongest was &#x27;(.+?)&#x27; \((\d+)% of the (\d+) cases", index)
     assert strongest and both.xs(strongest.group(1), level="report_label")["n"].eq(strongest.group(3)).any()
+    # no weighted figure anywhere: findings.csv, the workbook, the pages' text and tables
+    assert "weighted_percent" not in published.columns
+    for name, sheet in pd.read_excel(out / "report_tables.xlsx", sheet_name=None).items():
+        assert _cells_with(sheet, WEIGHTED) == [], name
+    for page in sorted(out.glob("*.html")):
+        text = re.sub(r"<style.*?</style>|data:image/png;base64,[A-Za-z0-9+/=]+", "", page.read_text(), flags=re.S)
+        plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        # a figure ('weighted 54%', or 'weighted: c') or a column heading of report_columns.csv
+        assert not re.search(r"[Ww]eighted:? *(\d|c\b)|Weighted %|Design weight|Weighted with|Inclusion prob",
+                             plain), page.name
+    methods = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", (out / "methods_and_data.html").read_text())).split())
+    # under the headings (each also named once before them, in the page's contents box)
+    chosen = methods.split("How the case files were chosen \u00b6", 1)[1].split("The codebook \u00b6", 1)[0]
+    assert WITHHELD in chosen and WITHHELD in methods.split("Limitations \u00b6", 1)[1]
+    for page in ("executive_summary.html", "stockton_findings.html", "hartlepool_findings.html"):
+        assert WITHHELD in " ".join(html.unescape(re.sub(r"<[^>]+>", " ", (out / page).read_text())).split()), page
     manifest = json.loads((out / "manifest.json").read_text())
     assert ".report-building" not in manifest["parameters"]["data_dir"]
     assert (review / "report_data" / "findings.csv").exists()
