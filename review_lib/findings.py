@@ -22,7 +22,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, fisher_exact
 
 from review_lib.codebook import NOT_APPLICABLE, Codebook
 from review_lib.config import wording
@@ -45,6 +44,8 @@ def wilson(count: int, n: int) -> tuple[float, float]:
 @lru_cache(maxsize=4096)
 def _wilson(count: int, n: int) -> tuple[float, float]:
     # the same few (count, n) pairs recur across hundreds of answers; scipy's test object is costly
+    from scipy.stats import binomtest   # imported when first needed: scipy.stats takes seconds to load
+
     ci = binomtest(count, n).proportion_ci(confidence_level=0.95, method="wilson")
     return 100 * ci.low, 100 * ci.high
 
@@ -188,6 +189,8 @@ def compare_authorities(row: dict, authorities: list[str]) -> dict:
     if min(na, nb) < 5:
         return {"p_value": np.nan, "comparison": "Too few cases in one authority to compare."}
     ka, kb = row[f"{a}|count"], row[f"{b}|count"]
+    from scipy.stats import fisher_exact
+
     _, p = fisher_exact([[ka, na - ka], [kb, nb - kb]])
     if p < 0.05:
         higher = a if ka / na > kb / nb else b
