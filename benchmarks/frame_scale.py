@@ -9,7 +9,7 @@ process so that peak memory is the stage's own:
 Target: ratio <= 3 and peak RSS <= 1.5 GB on a 2-core machine. The frame shares a large return
 between worker processes, so its memory is the sum over the process and its workers.
 
-    .venv/bin/python benchmarks/frame_scale.py [--episodes N]
+    .venv/bin/python benchmarks/frame_scale.py [--episodes N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -131,15 +131,20 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.csv")):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="turns of floor then frame (default 3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "ssda903"
         config, authorities = make_return(data, args.episodes)
         print(f"made {args.episodes:,} episodes for {authorities} authorities", flush=True)
-        floor, _ = min(run_timed([sys.executable, "-c", FLOOR, str(data)]) for _ in range(2))
-        # each measured twice and the faster run kept, the same for both (a busy machine only slows)
-        runs = [run_timed([sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
-                           "--ssda903", str(data), "--out", str(Path(tmp) / f"frame{run}")]) for run in range(2)]
+        # floor and frame taken in turns, three times each, and each one's fastest run kept: a busy
+        # machine only slows, and a shared host's speed drifts, which turns would otherwise blame on one
+        floors, runs = [], []
+        for run in range(args.rounds):
+            floors.append(run_timed([sys.executable, "-c", FLOOR, str(data)])[0])
+            runs.append(run_timed([sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
+                                   "--ssda903", str(data), "--out", str(Path(tmp) / f"frame{run}")]))
+        floor = min(floors)
         frame, rss = min(seconds for seconds, _ in runs), max(peak for _, peak in runs)
     ratio = frame / floor
     print(f"pyarrow.csv alone: {floor:.1f} s; frame: {frame:.1f} s; frame peak RSS {rss:,.0f} MB")

@@ -717,15 +717,17 @@ def _child_keys(tables: list[Stacked], problems: list[Problem]) -> dict[str, np.
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    children = pa.chunked_array([t.column("CHILD") for t in tables]).combine_chunks()
-    encoded = pc.dictionary_encode(children)
-    numbers = encoded.indices.to_numpy().astype(np.int64)
-    size = max(len(encoded.dictionary), 1)
+    # one dictionary for every table (Arrow encodes a chunked array with a single memo; empty
+    # chunks are dropped, so the tables are found again by their lengths)
+    encoded = pc.dictionary_encode(pa.chunked_array([t.column("CHILD") for t in tables], pa.string()))
+    chunks = encoded.chunks
+    numbers = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]) if chunks else np.zeros(0, int)
+    size = max(len(chunks[-1].dictionary), 1) if chunks else 1
     keys, at = {}, 0
     for t in tables:
         keys[t.kind] = t.authority.astype(np.int64) * size + numbers[at:at + len(t)]
         at += len(t)
-        blank = np.flatnonzero(np.asarray(pc.equal(t.column("CHILD"), "")))
+        blank = np.flatnonzero(pc.binary_length(t.column("CHILD")).to_numpy(zero_copy_only=False) == 0)
         if len(blank):
             problems += t.problems(blank, "the CHILD id is blank", "every row names its child", "CHILD")
     return keys
