@@ -17,11 +17,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from review_lib import charts, reliability, report
 from review_lib.codebook import load_codebook
-from review_lib.findings import (BOTH, DID_NOT_APPLY, FINDINGS_COLUMNS, SUPPRESSED, Publication, compute_all,
+from review_lib.findings import (BOTH, DID_NOT_APPLY, SUPPRESSED, Publication, compute_all,
                                  headline_table, location_sentence, location_summary, publication_table,
                                  published_findings, published_headlines, question_findings, stability_sentence,
                                  stability_summary, weighting_columns)
 from tests.conftest import run_cli
+from tests.test_publication import _findings as findings_table
 
 H, S = "Hartlepool", "Stockton-on-Tees"
 AUTHORITIES = [S, H]
@@ -91,26 +92,7 @@ def _findings(rows: dict[str, dict[str, int]], question: str = "seen_alone",
               weights: dict[str, float] | None = None) -> pd.DataFrame:
     """A findings table for one question from counts per authority (both is their sum), with each
     authority's cases all of one design weight (one stratum each), so weighted percentages are exact."""
-    weights = weights or {S: 215 / 27, H: 132 / 18}
-    rows = rows | {BOTH: {k: rows[H].get(k, 0) + rows[S].get(k, 0) for k in rows[H] | rows[S]}}
-    table = []
-    for la, counts in rows.items():
-        answers = {k: v for k, v in counts.items() if k != "coded"}
-        n = sum(v for k, v in answers.items() if k != DID_NOT_APPLY)
-        for answer, count in answers.items():
-            if answer == DID_NOT_APPLY:
-                continue
-            if la == BOTH:
-                weighted = 100 * sum(weights[a] * rows[a].get(answer, 0) for a in AUTHORITIES) / \
-                    sum(weights[a] * sum(v for k, v in rows[a].items() if k not in ("coded", DID_NOT_APPLY))
-                        for a in AUTHORITIES)
-            else:
-                weighted = 100 * count / n
-            table.append([la, "Q11", question, "Child seen alone at visits", answer, count, n,
-                          100 * count / n, 0.0, 100.0, weighted])
-        table.append([la, "Q11", question, "Child seen alone at visits", DID_NOT_APPLY,
-                      answers.get(DID_NOT_APPLY, 0), counts["coded"], np.nan, np.nan, np.nan, np.nan])
-    return pd.DataFrame(table, columns=FINDINGS_COLUMNS)
+    return findings_table(rows, question, "Q11", "Child seen alone at visits", weights or {S: 215 / 27, H: 132 / 18})
 
 
 SEEN_ALONE = {S: {"Always": 23, "Mostly": 2, "Rarely or never": 1, "Not recorded in file": 1, "coded": 27},

@@ -125,19 +125,26 @@ def test_no_hidden_count_in_the_demo_findings_can_be_worked_back(demo_tables):
     assert (published.loc[gone, DERIVED].isin([SUPPRESSED]) | published.loc[gone, DERIVED].isna()).all().all()
 
 
-def _findings(rows: dict[str, dict[str, int]], question: str = "child_at_centre") -> pd.DataFrame:
+def _findings(rows: dict[str, dict[str, int]], question: str = "child_at_centre", section: str = "voice",
+              label: str = "Child at the centre of the work", weights: dict[str, float] | None = None) -> pd.DataFrame:
     """A findings table for one question from counts per authority (Both is their sum); n is the
-    sum of the answers and 'did not apply' is the rest of ``coded``."""
+    sum of the answers and 'did not apply' is the rest of ``coded``. With ``weights`` (one design
+    weight per authority: one stratum each) Both's weighted percentage is exact; else it is the raw %."""
     rows = rows | {BOTH: {k: rows[H].get(k, 0) + rows[S].get(k, 0) for k in rows[H] | rows[S]}}
+    answered = {la: sum(v for k, v in rows[la].items() if k not in ("coded", DID_NOT_APPLY)) for la in rows}
     table = []
     for la, counts in rows.items():
         answers = {k: v for k, v in counts.items() if k != "coded"}
-        n = sum(v for k, v in answers.items() if k != DID_NOT_APPLY)
+        n = answered[la]
         for answer, count in answers.items():
-            if answer != DID_NOT_APPLY:
-                table.append([la, "voice", question, "Child at the centre of the work", answer, count, n,
-                              100 * count / n, 0.0, 100.0, 100 * count / n])
-        table.append([la, "voice", question, "Child at the centre of the work", DID_NOT_APPLY,
+            if answer == DID_NOT_APPLY:
+                continue
+            weighted = 100 * count / n
+            if weights and la == BOTH:
+                weighted = 100 * sum(weights[a] * rows[a].get(answer, 0) for a in (H, S)) / \
+                    sum(weights[a] * answered[a] for a in (H, S))
+            table.append([la, section, question, label, answer, count, n, 100 * count / n, 0.0, 100.0, weighted])
+        table.append([la, section, question, label, DID_NOT_APPLY,
                       answers.get(DID_NOT_APPLY, 0), counts["coded"], np.nan, np.nan, np.nan, np.nan])
     return pd.DataFrame(table, columns=FINDINGS_COLUMNS)
 
