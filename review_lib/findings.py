@@ -771,9 +771,23 @@ def moderation_summary(answers: pd.DataFrame, codebook: Codebook) -> str:
             f"{'s' if len(differ) != 1 else ''}; {settled} of these {'has' if settled == 1 else 'have'} been "
             f"settled at moderation and {still_open} {'is' if still_open == 1 else 'are'} still open. "
             "Until an answer is settled, the findings use the first coder's answer; an answer agreed at moderation "
-            f"replaces it ({len(moderated)} answer{'s' if len(moderated) != 1 else ''} replaced so far). "
+            f"replaces it ({_moderated_counts(answers)} so far). "
             "Disagreements are listed in check/disagreements.csv; agreed answers are recorded in "
             "report_inputs/moderated_answers.csv.")
+
+
+def _moderated_counts(answers: pd.DataFrame) -> str:
+    """'3 answers agreed, 2 of them different from the first coder's': an agreed answer that only
+    confirms the first coder's changes no finding."""
+    def by_question(role: str) -> dict:
+        rows = answers[answers["role"] == role]
+        return rows.groupby(["review_id", "question"])["answer"].agg(lambda a: frozenset(map(str, a))).to_dict()
+
+    first, moderated = by_question("first coder"), by_question("moderated")
+    changed = sum(first.get(key) != agreed for key, agreed in moderated.items())
+    if len(moderated) == 1:
+        return f"1 answer agreed, {'different from' if changed else 'the same as'} the first coder's"
+    return f"{len(moderated)} answers agreed, {changed} of them different from the first coder's"
 
 
 def population_sentence(frame: pd.DataFrame, config) -> str:

@@ -265,7 +265,12 @@ def test_moderation_summary_counts_open_disagreements_and_says_which_answer_coun
                            "been settled at moderation and 2 are still open.")
     assert "the findings use the first coder's answer" in text
     settled = pd.concat([answers, pd.DataFrame(coded("moderated", "Yes", "No")[:1])])
-    assert "1 of these has been settled at moderation and 1 is still open" in moderation_summary(settled, load_codebook())
+    text = moderation_summary(settled, load_codebook())
+    assert "1 of these has been settled at moderation and 1 is still open" in text
+    # the agreed answer is the first coder's own: it changes nothing
+    assert "(1 answer agreed, the same as the first coder's so far)" in text
+    both = pd.concat([answers, pd.DataFrame(coded("moderated", "Yes", "Yes"))])
+    assert "(2 answers agreed, 1 of them different from the first coder's so far)" in moderation_summary(both, load_codebook())
 
 
 def test_limitations_interval_matches_the_share_it_states():
