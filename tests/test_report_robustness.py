@@ -33,6 +33,12 @@ def test_report_builds_and_says_what_is_missing(demo_review, tmp_path):
     stockton_page = (review / "report" / "stockton_findings.html").read_text()
     assert stockton_page.count("<blockquote>") == 2 and "Wording chosen by the analyst." in stockton_page
     assert "report_inputs/recommendations.csv" in (review / "report" / "executive_summary.html").read_text()
+    # a question the files never record is not the index's "weakest" (nor its "strongest")
+    from review_lib.codebook import load_codebook
+
+    label = load_codebook().questions.set_index("name")["report_label"]["host_notified"]
+    summary = (review / "report" / "index.html").read_text().split("<h2", 2)[1]
+    assert "the weakest" in summary and label.replace("'", "&#x27;") not in summary
 
 
 @pytest.mark.slow
@@ -170,3 +176,17 @@ def test_a_kernel_that_dies_stops_the_build_and_says_which_notebook(demo_review,
     assert not list(review.glob(".report-*"))
     time.sleep(1)
     assert not any(os.path.exists(f"/proc/{pid}") for pid in started)
+
+
+def test_a_question_the_files_mostly_leave_unrecorded_is_not_ranked_strongest_or_weakest():
+    from review_lib.codebook import NOT_RECORDED
+    from review_lib.findings import BOTH
+    from review_lib.report import _mostly_unrecorded
+
+    findings = pd.DataFrame({
+        "authority": [BOTH, BOTH, BOTH, BOTH, "Hartlepool"],
+        "question": ["silent", "silent", "mostly_recorded", "published_as_c", "hartlepool_only"],
+        "answer": [NOT_RECORDED, "Yes", NOT_RECORDED, NOT_RECORDED, NOT_RECORDED],
+        "count": [23, 22, 22, "c", 18], "n": [45, 45, 45, 45, 18]})
+    # 23 of 45 unrecorded is at least half; 22 of 45 is not; a hidden count is not guessed at
+    assert _mostly_unrecorded(findings) == {"silent"}
