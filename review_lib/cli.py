@@ -106,9 +106,8 @@ def cmd_frame(args) -> int:
     from review_lib.frame import run_frame
 
     config = load_config(args.config)
-    refuse_existing(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force)
-    say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
+        say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
         result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None), folder=stage)
     for note in result.notes:
         say(args, f"  note: {note}")
@@ -247,7 +246,8 @@ def cmd_check(args) -> int:
             if errors.empty:
                 result.answers.to_csv(stage / "answers.csv", index=False)
                 reliability_table(result.answers, codebook).to_csv(stage / "reliability.csv", index=False)
-                disagreements(result.answers, codebook).to_csv(stage / "disagreements.csv", index=False)
+                differ = disagreements(result.answers, codebook)
+                differ.to_csv(stage / "disagreements.csv", index=False)
                 quote_candidates(result.answers).to_csv(stage / "quote_candidates.csv", index=False)
         if not errors.empty:   # an earlier check's answers no longer describe the returns: never report them
             stale = [name for name in names[2:] if (args.out / name).exists()]
@@ -256,7 +256,7 @@ def cmd_check(args) -> int:
             if stale:
                 say(args, f"Removed {', '.join(stale)} of the earlier check: they no longer match the returns.")
         if errors.empty and not result.answers.empty:
-            n = len(pd.read_csv(args.out / "disagreements.csv"))
+            n = len(differ)
             say(args, f"{n} answers differ between two coders of the same case: {args.out}/disagreements.csv. "
                       "Record the answers agreed at moderation in REVIEW/report_inputs/moderated_answers.csv "
                       "(same columns, agreed_answer filled in).")

@@ -199,9 +199,15 @@ def _line_of_bad_date(text: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=1)
+def _known_settings() -> dict:
+    """The bundled configuration: every setting the review knows, read once per run."""
+    return read_yaml((TEMPLATES / "review_config.yaml").read_text(encoding="utf-8"))
+
+
 def _check_setting_names(raw: object, path: Path) -> None:
     """Refuse a setting the review does not know (a typing error would otherwise be ignored silently)."""
-    known = read_yaml((TEMPLATES / "review_config.yaml").read_text(encoding="utf-8"))
+    known = _known_settings()
     if not isinstance(raw, dict):
         raise fail(path, "", "does not hold settings as 'name: value' lines", "the layout of review_config.yaml")
     for name, value in raw.items():
@@ -219,10 +225,14 @@ def _check_setting_names(raw: object, path: Path) -> None:
                                f"under '{name}': " + ", ".join(known[name]))
 
 
-@lru_cache(maxsize=None)
 def wording(name: str):
     """A report wording or limit from ``data_templates/report_wording.yaml``."""
-    return yaml.safe_load((TEMPLATES / "report_wording.yaml").read_text(encoding="utf-8"))[name]
+    return _report_wording()[name]
+
+
+@lru_cache(maxsize=1)
+def _report_wording() -> dict:
+    return read_yaml((TEMPLATES / "report_wording.yaml").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)

@@ -369,10 +369,10 @@ def _encoding_of(raw: bytes, path: Path) -> str:
     """UTF-8, or Windows text (Excel on Windows saves CSV as cp1252); anything else is refused."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise fail(path, "", "is saved as UTF-16 ('Unicode text')", "CSV saved as 'CSV UTF-8' or plain 'CSV'")
-    if b"\x00" in raw and _looks_like_utf16(raw[:4096]):
-        raise fail(path, "", "is saved as UTF-16 ('Unicode text') without a byte-order mark",
-                   "CSV saved as 'CSV UTF-8' or plain 'CSV'")
-    if b"\x00" in raw:   # text files never hold NUL bytes
+    if b"\x00" in raw:   # text files never hold NUL bytes, unless saved as UTF-16
+        if _looks_like_utf16(raw[:4096]):
+            raise fail(path, "", "is saved as UTF-16 ('Unicode text') without a byte-order mark",
+                       "CSV saved as 'CSV UTF-8' or plain 'CSV'")
         raise fail(path, "", "is not a text table (it holds binary data)",
                    "a CSV file saved from a spreadsheet or a database, with one row per record")
     if raw.isascii():
