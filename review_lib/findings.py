@@ -476,15 +476,6 @@ def load_review(review_dir, data_dir=None, config_path=None) -> Review:
     return Review(tables, config, codebook, review_dir)
 
 
-def answer_table(findings: pd.DataFrame, authority: str, question: str) -> pd.DataFrame:
-    """Every answer to one question in one authority: count, n, %, 95% interval, weighted % (not when
-    publishing: see :func:`weighting_columns`)."""
-    rows = findings[(findings["authority"] == authority) & (findings["question"] == question)]
-    columns = [c for c in ("answer", "count", "n", "percent", "ci_low", "ci_high", "weighted_percent") if c in rows]
-    table = rows[columns].set_index("answer")
-    return without_weighting(table) if publishing() else table
-
-
 NOT_IN_N = (DID_NOT_APPLY, NO_ANSWER, NOT_CODED)
 BREAKDOWN_COLUMNS = ["report_label", "answer", "count", "percent", "ci_95", "weighted_percent"]
 
@@ -1435,7 +1426,9 @@ def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """
     if findings.empty:
         return without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore"))
-    mask = findings_mask(findings)
+    # a page's part of the table keeps the whole table's mask: hiding more or less than findings.csv
+    # would be inconsistent, and the whole table's mask already protects every line within the part
+    mask = findings[[HIDDEN_COUNT, HIDDEN_N]].astype(bool) if HIDDEN_COUNT in findings else findings_mask(findings)
     out = without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore")).astype(object)
     for column in ("count", "n"):
         out[column] = _whole(_figures(findings[column]))

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -770,13 +771,22 @@ def _found_in(text: str, known: dict[str, set]) -> dict[str, list[str]]:
     tokens = {t.upper(): t for t in TOKEN.findall(text)}
     postcodes = {(a + b).upper(): m.group(0) for m in POSTCODE.finditer(text) for a, b in [m.groups()]}
     dates = _dates_in(text)
-    names = [m.group(0) for n in known["name"]
-             for m in [re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.I)] if m]
+    pattern = _names_pattern(frozenset(known["name"]))
+    names = list({m.group(0).casefold(): m.group(0) for m in pattern.finditer(text)}.values()) if pattern else []
     return {"CHILD id": [tokens[k] for k in sorted(tokens.keys() & known["CHILD id"])],
             "UPN": [tokens[k] for k in sorted(tokens.keys() & known["UPN"])],
             "date of birth": [dates[d] for d in sorted(dates.keys() & known["date of birth"])],
             "full postcode": [postcodes[p] for p in sorted(postcodes.keys() & known["full postcode"])],
             "name": names}
+
+
+@lru_cache(maxsize=4)
+def _names_pattern(names: frozenset) -> re.Pattern | None:
+    """One pattern for every known name, each as a whole word (one pass over a page, not one per name)."""
+    if not names:
+        return None
+    longest_first = sorted(names, key=lambda n: (-len(n), n))
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, longest_first)) + r")(?!\w)", re.I)
 
 
 def masked(value: str) -> str:
