@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from review_lib.codebook import NOT_APPLICABLE, Codebook
+from review_lib.codebook import NOT_APPLICABLE, NOT_RECORDED, Codebook
 from review_lib.config import wording
 
 BOTH = "Both authorities"
@@ -601,9 +601,24 @@ def _distribution_row(shown: pd.DataFrame, question: str, authority: str, option
     return cells | {"n": n if isinstance(n, str) else int(n)}
 
 
-def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, minimum_n: int = 5):
-    """The ``k`` questions with the highest and the lowest good-practice share (n >= minimum_n)."""
+def mostly_unrecorded(answers: pd.DataFrame, authority: str = BOTH) -> set[str]:
+    """Questions answered "Not recorded in file" for at least half of the cases that answered them."""
+    coded = first_coding(answers)
+    coded = coded if authority == BOTH else coded[coded["authority"] == authority]
+    if coded.empty:
+        return set()
+    silent = coded["answer"].astype(str).eq(NOT_RECORDED).groupby([coded["question"], coded["review_id"]]).any()
+    share = silent.groupby(level="question").mean()
+    return set(share.index[share >= 0.5])
+
+
+def strengths_and_gaps(headlines: pd.DataFrame, authority: str, k: int = 3, minimum_n: int = 5,
+                       skip: set[str] = frozenset()):
+    """The ``k`` questions with the highest and the lowest good-practice share (n >= minimum_n),
+    leaving out the questions in ``skip`` (those the files mostly leave unrecorded, say: silence
+    is no measure of practice, strong or weak)."""
     column = f"{authority}|percent"
+    headlines = headlines[~headlines["question"].isin(skip)] if skip else headlines
     usable = headlines[headlines.get(f"{authority}|n", pd.Series(0, index=headlines.index)) >= minimum_n]
     usable = usable.dropna(subset=[column]) if column in usable else usable.iloc[0:0]
     return usable.nlargest(k, column), usable.nsmallest(k, column)
@@ -626,7 +641,7 @@ def key_points(headlines: pd.DataFrame, answers: pd.DataFrame, authority: str = 
     k, minimum_n : int
         How many questions and themes to list; the fewest answered cases a question needs to be ranked.
     """
-    best, worst = strengths_and_gaps(headlines, authority, k, minimum_n)
+    best, worst = strengths_and_gaps(headlines, authority, k, minimum_n, mostly_unrecorded(answers, authority))
     mine = answers if authority == BOTH else answers[answers["authority"] == authority]
     blocks = []
     for title, rows, question in [("Strengths", best, "good_practice_themes"),

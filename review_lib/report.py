@@ -599,28 +599,14 @@ def _write_tables_xlsx(sheets: dict, path: Path) -> None:
             table.to_excel(writer, sheet_name=name[:31], index=False)
 
 
-def _mostly_unrecorded(findings) -> set[str]:
-    """Questions whose answer is "Not recorded in file" in at least half of the cases (both authorities)."""
-    import pandas as pd
-
-    from review_lib.codebook import NOT_RECORDED
-
-    rows = findings[(findings["authority"] == BOTH) & (findings["answer"] == NOT_RECORDED)]
-    count, n = pd.to_numeric(rows["count"], errors="coerce"), pd.to_numeric(rows["n"], errors="coerce")
-    return set(rows["question"][(n > 0) & (count >= n / 2)])
-
-
 def _write_index(building: Path, config: ReviewConfig, tables: dict, pages: list[Page], resources: dict) -> None:
     """``index.html``: links and a one-paragraph summary from the tables the pages show (in a
     publication build, the headlines without any hidden share)."""
-    from review_lib.findings import case_files_sentence
+    from review_lib.findings import case_files_sentence, mostly_unrecorded, strengths_and_gaps
 
     frame, sample, headlines = tables["frame"], tables["sample"], tables["headlines"]
-    both = headlines.dropna(subset=[f"{BOTH}|percent"]) if f"{BOTH}|percent" in headlines else headlines.iloc[0:0]
-    # a question the files mostly leave unrecorded is no measure of practice, strong or weak
-    both = both[~both["question"].isin(_mostly_unrecorded(tables["findings"]))]
-    strongest = both.sort_values(f"{BOTH}|percent", ascending=False).head(1)
-    weakest = both.sort_values(f"{BOTH}|percent").head(1)
+    # ranked as the executive summary's key points are
+    strongest, weakest = strengths_and_gaps(headlines, BOTH, k=1, skip=mostly_unrecorded(tables["answers"]))
     summary = (f"{len(frame)} children from {resources['councils']} started an out-of-area placement in foster or "
                f"residential care between {config.window_start:%d %B %Y} and {config.window_end:%d %B %Y}. "
                + case_files_sentence(sample, tables["answers"], [a.name for a in config.authorities]) + " ")

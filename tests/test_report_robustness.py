@@ -180,13 +180,21 @@ def test_a_kernel_that_dies_stops_the_build_and_says_which_notebook(demo_review,
 
 def test_a_question_the_files_mostly_leave_unrecorded_is_not_ranked_strongest_or_weakest():
     from review_lib.codebook import NOT_RECORDED
-    from review_lib.findings import BOTH
-    from review_lib.report import _mostly_unrecorded
+    from review_lib.findings import BOTH, mostly_unrecorded, strengths_and_gaps
 
-    findings = pd.DataFrame({
-        "authority": [BOTH, BOTH, BOTH, BOTH, "Hartlepool"],
-        "question": ["silent", "silent", "mostly_recorded", "published_as_c", "hartlepool_only"],
-        "answer": [NOT_RECORDED, "Yes", NOT_RECORDED, NOT_RECORDED, NOT_RECORDED],
-        "count": [23, 22, 22, "c", 18], "n": [45, 45, 45, 45, 18]})
-    # 23 of 45 unrecorded is at least half; 22 of 45 is not; a hidden count is not guessed at
-    assert _mostly_unrecorded(findings) == {"silent"}
+    def coded(question, answers, authority="Hartlepool"):
+        return [{"review_id": f"H-{i}", "authority": authority, "role": "first coder", "question": question,
+                 "answer": a} for i, a in enumerate(answers)]
+    # 'silent': 3 of 5 cases unrecorded; 'mostly_recorded': 2 of 5; 'agencies': 2 of 3 cases, the
+    # third a multi-choice answer ticking three agencies (one case, not three)
+    answers = pd.DataFrame(coded("silent", [NOT_RECORDED] * 3 + ["No"] * 2)
+                           + coded("mostly_recorded", [NOT_RECORDED] * 2 + ["Yes"] * 3)
+                           + coded("agencies", [NOT_RECORDED, NOT_RECORDED, "Health", "School", "Police"])[:2]
+                           + [{"review_id": "H-2", "authority": "Hartlepool", "role": "first coder",
+                               "question": "agencies", "answer": a} for a in ("Health", "School", "Police")])
+    assert mostly_unrecorded(answers) == {"silent", "agencies"}
+    assert mostly_unrecorded(answers, "Stockton-on-Tees") == set()
+    headlines = pd.DataFrame({"question": ["silent", "mostly_recorded", "agencies"],
+                              f"{BOTH}|percent": [0.0, 60.0, 20.0], f"{BOTH}|n": [5, 5, 5]})
+    best, worst = strengths_and_gaps(headlines, BOTH, k=1, skip=mostly_unrecorded(answers))
+    assert list(best["question"]) == list(worst["question"]) == ["mostly_recorded"]
