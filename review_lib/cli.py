@@ -13,11 +13,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from review_lib.config import in_parallel, load_config
 from review_lib.errors import InputProblems, ReportError, columns_missing, fail
+
+if TYPE_CHECKING:   # each stage loads what it needs: `ooa-review --help` does not wait for pandas
+    import pandas as pd
 
 EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the command was mistyped."
 
@@ -121,6 +123,8 @@ def cmd_frame(args) -> int:
 
 def read_csv_input(path: Path, required: list[str]) -> pd.DataFrame:
     """Read a CSV written by an earlier stage, with a located error if it is missing or wrong."""
+    import pandas as pd
+
     if not path.exists():
         raise fail(path, "", "the file does not exist", "the output of the earlier stage")
     if path.is_dir():

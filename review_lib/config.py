@@ -7,12 +7,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from review_lib.errors import fail
+
+if TYPE_CHECKING:   # loaded where a table is read, so that reading the settings alone is quick
+    import pandas as pd
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "data_templates"
 
@@ -138,7 +141,7 @@ def load_config(path: str | Path | None = None) -> ReviewConfig:
                    "is not a list of authorities", "each authority with code, name, prefix and share") from None
     setting = lambda name, default, kind, allowed, low=None, high=None: _checked(
         _lookup(raw, name, default), kind, path, name.replace(".", ": "), allowed, low, high)
-    day = lambda value: pd.Timestamp(value).date()
+    day = _day
     cfg = ReviewConfig(
         review_name=str(raw.get("review_name", "Out-of-area placement review")),
         review_code=str(raw.get("review_code", "OOA")),
@@ -235,6 +238,20 @@ def _report_wording() -> dict:
     return read_yaml((TEMPLATES / "report_wording.yaml").read_text(encoding="utf-8"))
 
 
+def _day(value) -> dt.date:
+    """A date setting: a YAML date, or text as YYYY-MM-DD (or another form pandas reads)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        import pandas as pd
+
+        return pd.Timestamp(value).date()
+
+
 @lru_cache(maxsize=None)
 def table(name: str) -> pd.DataFrame:
     """Read a bundled CSV domain table from ``data_templates/`` as text columns."""
@@ -243,6 +260,8 @@ def table(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=None)
 def _table(name: str) -> pd.DataFrame:
+    import pandas as pd
+
     # read once per run: the frame asks for the adjacency table once per authority
     return pd.read_csv(TEMPLATES / f"{name}.csv", dtype=str, keep_default_na=False)
 
@@ -273,6 +292,8 @@ def text_matrix(values, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 def age_groups(ages: pd.Series) -> pd.Series:
     """DfE age group for each age in whole years (vectorised; 'Unknown' where no age)."""
+    import pandas as pd
+
     groups = table("dfe_age_groups")
     edges = [int(v) for v in groups["min_age"]] + [int(groups["max_age"].iloc[-1]) + 1]
     found = pd.cut(pd.to_numeric(ages, errors="coerce"), bins=edges, right=False, labels=list(groups["age_group"]))
@@ -281,6 +302,8 @@ def age_groups(ages: pd.Series) -> pd.Series:
 
 def distance_bands(miles: pd.Series) -> pd.Series:
     """Distance band for each straight-line distance in miles (vectorised; 'Unknown' where no distance)."""
+    import pandas as pd
+
     bands = table("distance_bands")
     edges = [float(v) for v in bands["min_miles"]] + [float(bands["max_miles"].iloc[-1])]
     found = pd.cut(pd.to_numeric(miles, errors="coerce"), bins=edges, right=False, labels=list(bands["band"]))

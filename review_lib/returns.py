@@ -1,0 +1,419 @@
+"""Reading councils' SSDA903 returns and case registers: the first step of the frame stage.
+
+Finds each authority's tables among the paths given, reads every CSV table as text with pyarrow
+(forgiving BOMs, CR LF, spacing and column order; refusing what is not a table, with its file and
+line), and turns a case register into the same tables. pandas is loaded only where a register is
+read.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from review_lib.config import ReviewConfig, slug
+from review_lib.errors import InputProblems, Problem, columns_missing, fail
+
+if TYPE_CHECKING:   # pandas is loaded only where a register is read
+    import pandas as pd
+
+REQUIRED = {
+    "register": [c.upper() for c in ["child_id", "authority", "date_of_birth", "placement_start"]],
+    "header": ["CHILD", "DOB"],
+    "episodes": ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "HOME_POST", "PL_POST"],
+    "missing": ["CHILD", "MIS_START"],
+    "reviews": ["CHILD", "REVIEW"],
+}
+#: optional tables: an authority may send them with no rows (no child went missing)
+OPTIONAL_TABLES = ("missing", "reviews")
+#: the columns the frame uses; the rest of an SSDA903 table is not even converted to text
+USED = {kind: set(columns) for kind, columns in REQUIRED.items() if kind != "register"}
+LOCK_FILE = re.compile(r"^(~\$|\.~lock)")
+
+
+@dataclass
+class AuthorityReturn:
+    """The SSDA903 tables of one authority, read and checked."""
+
+    authority_code: str
+    files: dict[str, Path]
+    tables: dict[str, Table] = field(default_factory=dict)
+
+
+
+
+# -- finding and reading the files ------------------------------------------------------------
+def _table_kind(path: Path) -> str | None:
+    name = path.stem.lower()
+    for kind in ("header", "episodes", "missing", "reviews"):
+        if kind in name or (kind == "episodes" and "episode" in name):
+            return kind
+    return None
+
+
+def discover_returns(paths: list[Path], config: ReviewConfig,
+                     authority: str | None = None, notes: Notes | None = None) -> list[AuthorityReturn]:
+    """Group the given CSV files and folders into one set of tables per authority.
+
+    The authority of a set comes from ``authority`` (one code or name for all files), else from
+    the folder the files are in (``inputs/ssda903/hartlepool/``) when it names a configured
+    authority, else, when only one authority is configured, that one.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise fail(path, "", "the file or folder does not exist",
+                       "CSV files or folders holding SSDA903 tables (header.csv, episodes.csv ...)")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            for lock in (p for p in found if LOCK_FILE.match(p.name)):
+                if notes is not None:
+                    notes.add("Excel or LibreOffice lock files skipped (is a table open in a spreadsheet?)", lock)
+            files += [p for p in found if not LOCK_FILE.match(p.name)
+                      and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls")]
+        else:
+            files.append(path)
+    if not files:
+        raise fail(paths[0], "", "no SSDA903 tables were found", "CSV files named like header.csv and episodes.csv")
+    sets: dict[str, AuthorityReturn] = {}
+    registers = [p for p in files if is_register(p)]
+    for path in registers:
+        for entry in read_register(path, config):
+            if entry.authority_code in sets:
+                raise fail(path, "", f"a second source for {config.authority(entry.authority_code).name}",
+                           "one register or one SSDA903 return per authority")
+            sets[entry.authority_code] = entry
+    for path in files:
+        if path in registers:
+            continue
+        kind = _table_kind(path)
+        if kind is None:
+            continue
+        code = _authority_of(path, config, authority)
+        entry = sets.setdefault(code, AuthorityReturn(code, {}))
+        if kind in entry.files:
+            raise fail(path, "", f"a second {kind} table for the same authority (the first is "
+                       f"{entry.files[kind]})", "one header and one episodes table per authority")
+        entry.files[kind] = path
+    for entry in sets.values():
+        for kind in ("header", "episodes"):
+            if kind not in entry.files:
+                raise fail(next(iter(entry.files.values())).parent, "",
+                           f"no {kind} table was found beside the other tables",
+                           f"a CSV file with '{kind}' in its name")
+    if not sets:
+        raise fail(paths[0], "", "no header or episodes table was found",
+                   "CSV files with 'header' and 'episodes' in their names")
+    # in the order of their codes, whatever the order of the paths: the outputs are sorted so too
+    return sorted(sets.values(), key=lambda entry: entry.authority_code)
+
+
+REGISTER_COLUMNS = ["child_id", "authority", "date_of_birth", "placement_start", "placement_end", "placement_code",
+                    "home_postcode", "placement_postcode"]
+
+
+def is_register(path: Path) -> bool:
+    """A case register (the project's template) rather than an SSDA903 table: named *register*, or .xlsx."""
+    return "register" in path.stem.lower() or path.suffix.lower() == ".xlsx"
+
+
+def _register_rows(path: Path) -> pd.DataFrame:
+    """The register as text with its line numbers, from CSV or the first sheet of an .xlsx."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
+                       "the case register template saved as .xlsx or .csv") from None
+        rows = [["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)]
+        if not rows:
+            raise fail(path, "", "the workbook is empty", "the case register template")
+        table = pd.DataFrame(rows[1:], columns=[str(c).strip().lower() for c in rows[0]], dtype=str)
+        table["_line"] = range(2, len(table) + 2)
+    else:
+        table = read_table(path, "register").to_pandas()
+        table.columns = [c.lower() if c != "_line" else c for c in table.columns]
+    missing = [c for c in REGISTER_COLUMNS if c not in table.columns]
+    if missing:
+        raise fail(path, "line 1", columns_missing(missing) + " (an .xlsx file is read as the project's case "
+                   "register; SSDA903 tables must be CSV files)",
+                   "the columns of data_templates/case_register_template.csv (see case_register_columns.csv)")
+    table = table.apply(lambda col: col.str.strip() if col.name != "_line" else col)
+    return table[table[REGISTER_COLUMNS].ne("").any(axis=1)]
+
+
+def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
+    """Turn a case register (one row per placement) into SSDA903-shaped tables per authority."""
+    import pandas as pd
+
+    table = _register_rows(path)
+    codes, problems = [], []
+    for line, value in zip(table["_line"], table["authority"]):
+        try:
+            codes.append(config.authority(value).code)
+        except KeyError:
+            codes.append("")
+            problems.append(Problem(str(path), f"line {line}, column authority", f"'{value}' is not one of the "
+                                    "review's authorities", ", ".join(a.name for a in config.authorities)))
+    if problems:
+        raise InputProblems(problems[:20], f"{path.name} cannot be read")
+    table = table.assign(_code=codes).sort_values(["_code", "child_id", "placement_start"])
+    entries = []
+    for code, rows in table.groupby("_code", sort=False):
+        first = ~rows["child_id"].duplicated()
+        column = lambda name: rows[name] if name in rows else ""
+        header = pd.DataFrame({"CHILD": rows["child_id"], "SEX": column("sex"), "DOB": rows["date_of_birth"],
+                               "_line": rows["_line"]}).drop_duplicates(["CHILD", "DOB"])
+        episodes = pd.DataFrame({"CHILD": rows["child_id"], "DECOM": rows["placement_start"],
+                                 "RNE": first.map({True: "S", False: "P"}), "LS": column("legal_status"),
+                                 "CIN": column("category_of_need"), "PLACE": rows["placement_code"].str.upper(),
+                                 "DEC": rows["placement_end"], "HOME_POST": rows["home_postcode"],
+                                 "PL_POST": rows["placement_postcode"], "_line": rows["_line"]})
+        entries.append(AuthorityReturn(code, {"header": path, "episodes": path},
+                                       {"header": Table.from_pandas(path, header),
+                                        "episodes": Table.from_pandas(path, episodes)}))
+    return entries
+
+
+@lru_cache(maxsize=8)
+def _authority_slugs(config: ReviewConfig) -> tuple[tuple[str, str, str], ...]:
+    return tuple((slug(la.name), slug(la.code), la.code) for la in config.authorities)
+
+
+def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> str:
+    if authority:
+        try:
+            return config.authority(authority).code
+        except KeyError:
+            raise fail(authority, "--authority", "is not one of the review's authorities",
+                       ", ".join(a.name for a in config.authorities)) from None
+    named = _authority_slugs(config)
+    for part in reversed(path.parent.parts):
+        folder = slug(part)
+        for name, code, la_code in named:
+            if folder in (name, code) or folder.startswith(code):
+                return la_code
+        # a short form of one authority's name: "stockton" for Stockton-on-Tees
+        short = [la_code for name, _, la_code in named if len(folder) >= 4 and name.startswith(folder)]
+        if len(short) == 1:
+            return short[0]
+    if len(config.authorities) == 1:
+        return config.authorities[0].code
+    raise fail(path, "", "cannot tell which authority this return belongs to",
+               "put each authority's tables in a folder named after it (for example "
+               f"{slug(config.authorities[0].name)}/) or pass --authority")
+
+
+@dataclass
+class Table:
+    """One table as read from a file: text columns (Arrow) and each row's line in the file."""
+
+    path: Path
+    data: object   # pyarrow.Table of strings
+    lines: np.ndarray
+
+    def to_pandas(self) -> pd.DataFrame:
+        df = self.data.to_pandas()
+        df["_line"] = self.lines
+        return df
+
+    @classmethod
+    def from_pandas(cls, path: Path, df: pd.DataFrame) -> "Table":
+        import pyarrow as pa
+
+        columns = [c for c in df.columns if c != "_line"]
+        data = pa.table({c: pa.array(df[c].fillna("").astype(str).to_numpy(dtype=object), pa.string())
+                         for c in columns})
+        return cls(path, data, df["_line"].to_numpy())
+
+
+class Notes:
+    """Harmless oddities worth telling the user, counted across files so a national run says
+    each once ('PLACE: 1,234 codes in lower case were read in upper case (12 files)')."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list] = {}
+        self._lock = threading.Lock()   # files are read in threads
+
+    def add(self, message: str, path: Path, count: int = 1) -> None:
+        with self._lock:
+            entry = self.counts.setdefault(message, [0, []])
+            entry[0] += count
+            entry[1].append(Path(path).name if len(entry[1]) else str(path))
+
+    def merge(self, counts: dict[str, list]) -> None:
+        """Add the counts another process made (see :attr:`counts`)."""
+        for message, (count, files) in counts.items():
+            entry = self.counts.setdefault(message, [0, []])
+            entry[0] += count
+            entry[1] += files
+
+    def lines(self) -> list[str]:
+        out = []
+        for message, (count, files) in self.counts.items():
+            where = files[0] if len(files) == 1 else f"{len(files)} files, e.g. {files[0]}"
+            out.append(f"{message}: {count:,} ({where})")
+        return out
+
+
+def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
+    """Read one SSDA903 CSV table as text, forgiving BOMs, CRLF, spacing and column order.
+
+    Parsed by pyarrow (fast at national scale); every value is text, trimmed, and code columns are
+    upper-cased. Each row keeps its line number in the file for messages.
+
+    Raises
+    ------
+    InputProblems
+        Empty file, header only, not a CSV, ragged rows or a required column missing.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    notes = notes if notes is not None else Notes()
+    raw = path.read_bytes()
+    if raw[:4] == b"PK\x03\x04" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise fail(path, "", "is an Excel workbook, not a CSV file", "save the table as CSV (comma separated)")
+    if not raw or raw.isspace():   # (not raw.strip(), which copies the whole file)
+        raise fail(path, "", "the file is empty", f"a CSV with a header row and one row per {kind} record")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    encoding = _encoding_of(raw, path)
+    if encoding != "utf8":
+        notes.add("files not in UTF-8, read as Windows (cp1252) text", path)
+    names = _column_names(raw, encoding, path)
+    columns = [c.strip().upper() for c in names]
+    if len(columns) < 2:
+        raise fail(path, "line 1", "does not look like a comma-separated table",
+                   "a CSV file whose first line names the columns, e.g. " + ",".join(REQUIRED[kind]))
+    problems = []
+    missing = [c for c in REQUIRED[kind] if c not in columns]
+    if missing:
+        problems.append(Problem(str(path), "line 1", f"{columns_missing(missing)} (found: {', '.join(columns)})",
+                                f"the SSDA903 {kind} columns, including {', '.join(REQUIRED[kind])}"))
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        problems.append(Problem(str(path), "line 1", f"column {', '.join(repeated)} appears more than once",
+                                "each column once"))
+    if problems:
+        raise InputProblems(problems, f"{path.name} cannot be read")
+    ragged = []
+
+    def on_ragged(row) -> str:
+        ragged.append(row)
+        return "skip"
+
+    def parse(encoding: str, names: list[str]):
+        used = [n for n in names if n.strip().upper() in USED[kind]] if kind in USED else names
+        return pacsv.read_csv(
+            pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in used}, include_columns=used,
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
+        table = parse(encoding, names)
+    except pa.ArrowInvalid as exc:   # e.g. a quote never closed
+        raise fail(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})",
+                   "a CSV file saved from a spreadsheet or a database") from None
+    if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
+        text = raw.decode(encoding, errors="replace").splitlines()
+        for number, row in enumerate(csv.reader(text[1:]), start=2):
+            if any(cell.strip() for cell in row) and len(row) != len(names) and len(problems) < 20:
+                problems.append(Problem(str(path), f"line {number}", f"has {len(row)} values but the header "
+                                        f"names {len(names)} columns", "one value per column"))
+    if problems:
+        raise InputProblems(problems, f"{path.name} cannot be read")
+    # values are trimmed and codes upper-cased once all authorities are stacked (see Stacked)
+    data = table.rename_columns([c.strip().upper() for c in table.column_names])
+    if len(data) == 0 and kind not in OPTIONAL_TABLES:
+        raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
+    return Table(path, data, _line_numbers(raw, len(data)))
+
+
+def _encoding_of(raw: bytes, path: Path) -> str:
+    """UTF-8, or Windows text (Excel on Windows saves CSV as cp1252); anything else is refused."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise fail(path, "", "is saved as UTF-16 ('Unicode text')", "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+    if b"\x00" in raw:   # text files never hold NUL bytes, unless saved as UTF-16
+        if _looks_like_utf16(raw[:4096]):
+            raise fail(path, "", "is saved as UTF-16 ('Unicode text') without a byte-order mark",
+                       "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+        raise fail(path, "", "is not a text table (it holds binary data)",
+                   "a CSV file saved from a spreadsheet or a database, with one row per record")
+    if raw.isascii():
+        return "utf8"
+    for encoding in ("utf8", "cp1252"):
+        try:
+            raw.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as exc:
+            error = exc
+    raise fail(path, f"byte {error.start + 1:,}", "is not text in UTF-8 or Windows encoding (is it a CSV file?)",
+               "CSV saved as 'CSV UTF-8' or plain 'CSV'")
+
+
+def _looks_like_utf16(start: bytes) -> bool:
+    """Plain text in UTF-16 has a NUL in (nearly) every other byte; binary data does not."""
+    halves = (start[0::2], start[1::2])
+    return any(len(half) >= 8 and half.count(0) >= 0.9 * len(half) for half in halves)
+
+
+def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:
+    """The header row's names, as the parser will see them (lines may end in CR LF, LF or CR alone)."""
+    first = re.split(rb"\r\n|\n|\r", raw, maxsplit=1)[0].decode(encoding, errors="replace").strip()
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error as exc:
+        raise fail(path, "line 1", f"the header row cannot be read ({exc})", "column names separated by commas") from None
+
+
+def _line_numbers(raw: bytes, rows: int) -> np.ndarray:
+    """The file line of each data row; blank lines (which the parser skips) are counted."""
+    # one line per row and the header's leave no room for a blank one: counting newlines is many
+    # times faster than the pattern, which then runs only where there are more lines than that
+    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+    if lines <= rows + 1 or not re.search(rb"\n[ \t\r]*\n", raw):
+        return np.arange(2, rows + 2, dtype=np.int64)
+    lines = raw.split(b"\n")
+    numbered = [i for i, line in enumerate(lines[1:], start=2) if line.strip()]
+    return np.array(numbered[:rows] + [0] * max(0, rows - len(numbered)), dtype=np.int64)
+
+
+def load_returns(entries: list[AuthorityReturn], notes: Notes) -> None:
+    """Read every table of every authority not read yet; pyarrow parses in threads, so files are
+    read side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(entry, kind, path) for entry in entries for kind, path in entry.files.items()
+            if kind not in entry.tables]
+
+    def read(job):
+        entry, kind, path = job
+        try:
+            return job, read_table(path, kind, notes), []
+        except InputProblems as exc:
+            return job, None, exc.problems
+
+    problems = []
+    with ThreadPoolExecutor(max_workers=_THREADS[0] * 2) as pool:
+        for (entry, kind, _), table_, found in pool.map(read, jobs):
+            problems += found
+            if table_ is not None:
+                entry.tables[kind] = table_
+    if problems:
+        raise InputProblems(problems, "The SSDA903 return cannot be read")
+
+
+_THREADS = [2]       # threads for reading and checking side by side (1 inside a worker process)
