@@ -5,8 +5,9 @@ Checks the SSDA903 tables (Header, Episodes and, where present, Missing and Revi
 placement into placements, and keeps for each child their first placement that (1) started
 in the review window, (2) is outside the authority's boundary (the placement postcode's
 upper-tier authority differs from the child's authority), and (3) is of a type in scope
-(foster or residential by default; family and friends care excluded). Every placement left out is written to ``excluded.csv`` with its reason, and the counts at each
-step to ``funnel.csv``.
+(foster or residential by default; family and friends care excluded). Every placement left
+out is written to ``excluded.csv`` with its reason, and the counts at each step to
+``funnel.csv``.
 """
 
 from __future__ import annotations
