@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from review_lib.config import table  # noqa: E402
-from review_lib.findings import SUPPRESSED, count_text, is_small, publication_table, publishing  # noqa: E402
+from review_lib.findings import (SUPPRESSED, count_text, is_small, publication_table, publishing,  # noqa: E402
+                                 share_hidden)
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -122,18 +123,17 @@ def headline_chart(headlines: pd.DataFrame, authorities: list[str], title: str):
         hidden = rows[f"{la}|n"].isna() if publishing() else pd.Series(False, index=rows.index)
         n = rows[f"{la}|n"].fillna(0).astype(int)
         if publishing():   # a share whose count, or whose complement, is 1 to 4 would reveal it
-            count = rows[f"{la}|count"].fillna(0)
-            small = count.map(is_small) | (n - count).map(is_small) | n.map(is_small)
+            small = pd.Series([share_hidden(c, m) for c, m in zip(rows[f"{la}|count"].fillna(0), n)], index=rows.index)
             pct, low, high = (v.where(~small) for v in (pct, low, high))
         bars = ax.errorbar(pct, y, xerr=[pct - low, high - pct], fmt=look["marker"], color=look["color"],
                            ecolor=look["color"], capsize=3, markersize=6, label=la, linestyle="none")
         for artist in bars.lines[:1] + tuple(bars.lines[1]) + tuple(bars.lines[2]):
             artist.set_clip_on(False)
         for yy, p, nn, gone in zip(y, pct, n, hidden):
-            label = f"n={count_text(nn)}" if not np.isnan(p) else ("suppressed" if nn or gone else "")
+            label = f"n={count_text(nn, in_chart=True)}" if not np.isnan(p) else ("suppressed" if nn or gone else "")
             if label:
                 # clear of a marker at 100% and its cap
-                ax.annotate(label.replace("fewer than 5", "<5"), (104, yy), fontsize=8, color="#444444",
+                ax.annotate(label, (104, yy), fontsize=8, color="#444444",
                             va="center", annotation_clip=False)
     ax.set_yticks(np.arange(len(rows)), [f"{l}: {h}" for l, h in zip(rows["report_label"], rows["headline_answer"])])
     ax.set_ylim(len(rows) - 0.5, -0.5)

@@ -215,11 +215,17 @@ def placements_by_year(frame: pd.DataFrame, authorities: list[str] | None = None
     return table
 
 
+def share_hidden(count, n) -> bool:
+    """Whether a published report hides the share ``count`` of ``n``: when the count, the rest
+    (n minus count) or n is 1 to 4, since beside n the share would give the count back. Never
+    when not publishing."""
+    return publishing() and (is_small(count) or is_small(n - count) or is_small(n))
+
+
 def _share(flags: pd.Series) -> float | str:
-    """Per cent of ``flags`` that hold, to one decimal place. When publishing, 'c' if that count or
-    the rest is 1 to 4: beside the number of children, the share would give the count back."""
+    """Per cent of ``flags`` that hold, to one decimal place; 'c' where :func:`share_hidden`."""
     count, n = int(flags.sum()), len(flags)
-    if publishing() and (is_small(count) or is_small(n - count)):
+    if share_hidden(count, n):
         return SUPPRESSED
     return round(100 * count / n, 1) if n else np.nan
 
@@ -228,7 +234,7 @@ def _share_text(flags: pd.Series) -> str:
     """:func:`_share` for a sentence: '55%', or in words when it is hidden."""
     share = _share(flags)
     if share == SUPPRESSED:
-        return "fewer than 5" if is_small(flags.sum()) else "all but fewer than 5"
+        return FEWER_THAN_FIVE if is_small(flags.sum()) else ALL_BUT_FEWER_THAN_FIVE
     return f"{share:.0f}%"
 
 
@@ -297,7 +303,7 @@ def _count_of(count: int, n: int, of: bool = True) -> str:
     either is 1 to 4 ('all but fewer than 5 of 215'), since n is stated beside it."""
     whole = f" of {n}" if of else ""
     if publishing() and is_small(n - count) and not is_small(count):
-        return f"all but fewer than 5{whole}"
+        return f"{ALL_BUT_FEWER_THAN_FIVE}{whole}"
     return f"{count_text(count)}{whole}"
 
 
@@ -677,8 +683,8 @@ def headline_sentence(row: pd.Series, authority: str) -> str:
     if n == 0:
         return f"{row['report_label']}: no case was answered."
     count = int(row[f"{authority}|count"])
-    if publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
-        return f"{row['report_label']} ({row['headline_answer']}): not shown, as the numbers are small (n = {count_text(n)})."
+    if share_hidden(count, n):
+        return f"{row['report_label']} ({row['headline_answer']}): {HEADLINE_HIDDEN.format(n=count_text(n))}."
     weighted = np.nan if publishing() else row.get(f"{authority}|weighted_percent", np.nan)
     weighted = "" if pd.isna(weighted) else f"; weighted {weighted:.0f}%"
     return (f"{row['report_label']} ({row['headline_answer']}): {count} of {n} cases "
@@ -710,9 +716,7 @@ def weighting_note(sample: pd.DataFrame, frame: pd.DataFrame, authorities: list[
     """
     if publishing():
         return WEIGHTED_WITHHELD
-    text = ("**Weighted %** uses design weights: each case stands for the children of its stratum in the frame "
-            "(children in the stratum divided by cases drawn from it), so the weighted percentage estimates the "
-            "share among all the authority's children placed out of area, not only the cases read.")
+    text = wording("weighting_method")
     for authority in authorities:
         weights = sample.loc[sample["authority"] == authority, "design_weight"].astype(float).sum()
         children = int((frame["authority"] == authority).sum())
@@ -930,7 +934,7 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
                 cells.append(SUPPRESSED)
             elif not n or pd.isna(n):
                 cells.append("-")
-            elif publishing() and (is_small(count) or is_small(n - count) or is_small(n)):
+            elif share_hidden(count, n):
                 cells.append(SUPPRESSED)
             else:
                 weighted_text = "" if pd.isna(w) else f"; weighted {w:.0f}%"
@@ -1004,8 +1008,7 @@ def limitations(sample: pd.DataFrame, completion: pd.DataFrame | None = None) ->
         "**What files record.** Reviewers code what the case file shows; good work that was not recorded counts as "
         "\"Not recorded in file\", which is itself a finding about recording.",
         f"{wording('weighted_withheld_limitation')} {WEIGHTED_WITHHELD}" if publishing() else
-        "**Weighted estimates** assume each stratum's sampled cases represent its other children; they correct for "
-        "strata being sampled at different rates, not for files that could not be found (see substitutions).",
+        wording("weighting_limitation"),
         f"**Reliability** rests on {twice} cases coded twice; agreement on single questions is indicative only.",
         "**Comparisons** between authorities use Fisher's exact test; with samples this size only large "
         "differences can be detected, so \"no clear difference\" does not mean \"the same\".",
@@ -1023,6 +1026,8 @@ def interval_example(n: int) -> str:
 
 # -- publication: small-number suppression -------------------------------------------------------
 SUPPRESSED = wording("suppressed_mark")
+FEWER_THAN_FIVE, ALL_BUT_FEWER_THAN_FIVE = wording("fewer_than_five"), wording("all_but_fewer_than_five")
+FEWER_THAN_FIVE_IN_CHARTS, HEADLINE_HIDDEN = wording("fewer_than_five_in_charts"), wording("headline_hidden")
 _publication = {"on": False}
 
 
@@ -1046,12 +1051,14 @@ def is_small(value) -> bool:
         return False
 
 
-def count_text(count) -> str:
-    """A count for a sentence: 'fewer than 5' for 1 to 4 when publishing ('c' for one already hidden,
-    which may be any size)."""
+def count_text(count, in_chart: bool = False) -> str:
+    """A count for a sentence: 'fewer than 5' for 1 to 4 when publishing ('<5' ``in_chart``; 'c' for
+    one already hidden, which may be any size)."""
     if isinstance(count, str) and count == SUPPRESSED:
         return SUPPRESSED
-    return "fewer than 5" if publishing() and is_small(count) else f"{int(count):,}"
+    if publishing() and is_small(count):
+        return FEWER_THAN_FIVE_IN_CHARTS if in_chart else FEWER_THAN_FIVE
+    return f"{int(count):,}"
 
 
 def suppress_table(table: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
@@ -1443,7 +1450,7 @@ def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
         return without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore"))
     # a page's part of the table keeps the whole table's mask: hiding more or less than findings.csv
     # would be inconsistent, and the whole table's mask already protects every line within the part
-    mask = findings[[HIDDEN_COUNT, HIDDEN_N]].astype(bool) if HIDDEN_COUNT in findings else findings_mask(findings)
+    mask = _mask_of(findings)
     out = without_weighting(findings.drop(columns=[HIDDEN_COUNT, HIDDEN_N], errors="ignore")).astype(object)
     for column in ("count", "n"):
         out[column] = _whole(_figures(findings[column]))
@@ -1459,8 +1466,15 @@ def published_findings(findings: pd.DataFrame) -> pd.DataFrame:
 
 def with_suppression(findings: pd.DataFrame) -> pd.DataFrame:
     """The findings with the mask of the whole table attached (``HIDDEN_COUNT``, ``HIDDEN_N``), so that
-    a page passing on only part of them hides exactly what ``findings.csv`` hides."""
-    return pd.concat([findings, findings_mask(findings)], axis=1)
+    a page passing on only part of them hides exactly what ``findings.csv`` hides, and the report
+    build works the mask out once (its integer programmes take most of a second) for the pages,
+    ``findings.csv``, the headlines and the workbook of tables. A table that has it is returned as it is."""
+    return findings if HIDDEN_COUNT in findings else pd.concat([findings, findings_mask(findings)], axis=1)
+
+
+def _mask_of(findings: pd.DataFrame) -> pd.DataFrame:
+    """The whole table's mask: the one attached by :func:`with_suppression`, else worked out."""
+    return findings[[HIDDEN_COUNT, HIDDEN_N]].astype(bool) if HIDDEN_COUNT in findings else findings_mask(findings)
 
 
 def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -1474,9 +1488,9 @@ def published_headlines(headlines: pd.DataFrame, findings: pd.DataFrame) -> pd.D
     headlines : pd.DataFrame
         :func:`headline_table`.
     findings : pd.DataFrame
-        The whole findings table it was made from.
+        The whole findings table it was made from (its attached mask used: :func:`with_suppression`).
     """
-    mask = findings_mask(findings)
+    mask = _mask_of(findings)
     hidden = dict(zip(zip(findings["authority"], findings["question"], findings["answer"]),
                       mask[HIDDEN_COUNT] | mask[HIDDEN_N]))
     out = without_weighting(headlines).astype(object)

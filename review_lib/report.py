@@ -341,6 +341,8 @@ def _build(building: Path, review_dir: Path, config: ReviewConfig, tables: dict,
     """
     out, data = building / "report", building / "data"
     out.mkdir(parents=True)
+    if run.publish:   # what to hide in the findings, worked out once for every page, file and sheet
+        tables = tables | {"findings": with_suppression(tables["findings"])}
     shown = tables_for_notebooks(tables, run.publish)
     write_all(shown, data)
     (published_findings(tables["findings"]) if run.publish else tables["findings"]).to_csv(
