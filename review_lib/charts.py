@@ -34,6 +34,39 @@ def set_authorities(names: list[str]) -> None:
     _AUTHORITIES[:] = list(names)
 
 
+def open_page(review_dir: str, data_dir: str = "", config_path: str = "", publish: bool = False):
+    """What every report page does first: load the review, hide small numbers or not, give each
+    authority its colour, and show the notes on how complete the coding is.
+
+    Parameters
+    ----------
+    review_dir, data_dir, config_path : str
+        The review folder, the tables the report build made (empty: computed from the review
+        folder) and the review configuration (empty: the bundled one); see :func:`findings.load_review`.
+    publish : bool
+        Whether the page is for publication (small numbers suppressed).
+
+    Returns
+    -------
+    tuple
+        The review (:class:`findings.Review`), and a function that shows a piece of HTML on the page.
+    """
+    import html
+
+    from IPython.display import HTML, display
+
+    from review_lib import findings
+
+    review = findings.load_review(review_dir, data_dir, config_path)
+    findings.set_publication(publish)
+    set_authorities(review.authorities)
+    show = lambda markup: display(HTML(markup))
+    for note in findings.coverage_notes(review.answers, review.sample, review.codebook, review.authorities,
+                                        review.findings):
+        show(f'<p class="callout">{html.escape(note)}</p>')
+    return review, show
+
+
 def authority_style(name: str) -> dict[str, str]:
     """The one colour, marker and hatch that stand for ``name`` on every chart of the report.
 

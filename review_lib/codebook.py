@@ -292,6 +292,15 @@ class Codebook:
     def sections(self) -> list[dict]:
         return list(self.meta.get("sections", []))
 
+    def theme_questions(self) -> dict[str, str]:
+        """The questions that tag themes (their answers come from the ``themes`` list), each with its
+        report label, in codebook order: their answers are counted and ranked, not given shares."""
+        themes = self.questions[self.questions["choices"] == THEME_LIST]
+        return dict(zip(themes.index, themes["report_label"]))
+
+
+THEME_LIST = "themes"   # the answer list the theme questions share
+
 
 @lru_cache(maxsize=None)
 def load_codebook() -> Codebook:

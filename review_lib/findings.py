@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from review_lib.codebook import NOT_APPLICABLE, NOT_RECORDED, Codebook
+from review_lib.codebook import NOT_APPLICABLE, NOT_RECORDED, Codebook, load_codebook
 from review_lib.config import wording
 
 BOTH = "Both authorities"
@@ -308,7 +308,8 @@ def _count_of(count: int, n: int, of: bool = True) -> str:
 
 
 UNRANKED_THEMES = ("Other", "None identified", "Not recorded in file", NOT_APPLICABLE)
-THEME_QUESTIONS = ("good_practice_themes", "improvement_themes")
+#: the theme questions the key points set beside the strongest and the weakest practice
+GOOD_PRACTICE_THEMES, IMPROVEMENT_THEMES = "good_practice_themes", "improvement_themes"
 
 
 def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | None = None,
@@ -320,7 +321,7 @@ def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | 
     answers : pd.DataFrame
         Coded answers (one authority's, or several).
     question : str
-        The theme question (``good_practice_themes`` or ``improvement_themes``).
+        A theme question (:meth:`Codebook.theme_questions`).
     authorities : list[str], optional
         The authorities' columns, in this order (default: those in ``answers``).
     findings, publish : optional
@@ -353,6 +354,15 @@ def theme_counts(answers: pd.DataFrame, question: str, authorities: list[str] | 
     if (publishing() if publish is None else publish) and findings is not None:
         return _published_themes(table, findings, question, list(themes.index), others)
     return table
+
+
+def theme_tables(answers: pd.DataFrame, codebook: Codebook, authority: str,
+                 findings: pd.DataFrame | None = None, publish: bool | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """Each theme question's table for one authority (:func:`theme_counts`), with its report label,
+    in codebook order: what an authority page and the workbook's themes sheet show."""
+    mine = answers[answers["authority"] == authority]
+    return [(label, theme_counts(mine, question, findings=findings, publish=publish))
+            for question, label in codebook.theme_questions().items()]
 
 
 def _published_themes(table: pd.DataFrame, findings: pd.DataFrame, question: str, themes: list[str],
@@ -498,7 +508,7 @@ def _interval_text(low, high) -> str:
 
 
 def answer_breakdown(findings: pd.DataFrame, codebook: Codebook, authority: str, section: str,
-                     leave_out: tuple[str, ...] = THEME_QUESTIONS) -> pd.DataFrame:
+                     leave_out: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Every answer to every question of one section, for one authority, in one compact table.
 
     Parameters
@@ -511,8 +521,8 @@ def answer_breakdown(findings: pd.DataFrame, codebook: Codebook, authority: str,
         An authority's name, or ``BOTH``.
     section : str
         A section id from the codebook (``Q3``, ``voice`` ...).
-    leave_out : tuple[str, ...]
-        Questions shown elsewhere (by default the theme tags, which have their own ranked table).
+    leave_out : tuple[str, ...], optional
+        Questions shown elsewhere (by default the theme questions, which have their own ranked table).
 
     Returns
     -------
@@ -522,6 +532,7 @@ def answer_breakdown(findings: pd.DataFrame, codebook: Codebook, authority: str,
         :func:`weighting_columns`); then the cases not in n (did not apply, no answer recorded, not
         yet coded), with counts only. A question with no answer at all says so in one row.
     """
+    leave_out = tuple(codebook.theme_questions()) if leave_out is None else leave_out
     mine = findings[(findings["authority"] == authority) & (findings["section"] == section)
                     & ~findings["question"].isin(leave_out)]
     parts = [_question_breakdown(group, codebook.questions.loc[q, "type"])
@@ -650,8 +661,8 @@ def key_points(headlines: pd.DataFrame, answers: pd.DataFrame, authority: str = 
     best, worst = strengths_and_gaps(headlines, authority, k, minimum_n, mostly_unrecorded(answers, authority))
     mine = answers if authority == BOTH else answers[answers["authority"] == authority]
     blocks = []
-    for title, rows, question in [("Strengths", best, "good_practice_themes"),
-                                  ("Areas for improvement", worst, "improvement_themes")]:
+    for title, rows, question in [("Strengths", best, GOOD_PRACTICE_THEMES),
+                                  ("Areas for improvement", worst, IMPROVEMENT_THEMES)]:
         lines = [headline_sentence(r, authority) for _, r in rows.iterrows()] or [
             f"No question has {minimum_n} or more answered cases yet, so none is ranked."]
         lines.append(top_themes_sentence(mine, question, k))
@@ -662,7 +673,7 @@ def key_points(headlines: pd.DataFrame, answers: pd.DataFrame, authority: str = 
 def top_themes_sentence(answers: pd.DataFrame, question: str, k: int = 3) -> str:
     """The ``k`` themes tagged in most cases for ``question``, with their counts, in words."""
     counts = theme_counts(answers, question)
-    label = "Good practice themes" if question == "good_practice_themes" else "Improvement themes"
+    label = load_codebook().theme_questions()[question]
     ranked = counts[counts["rank"] != ""] if not counts.empty else counts
     if ranked.empty:
         return f"{label}: none tagged yet."

@@ -527,9 +527,6 @@ def _page_resources(config: ReviewConfig, info: dict, pages: list[Page], synthet
             "footer": html.escape(footer), "css": css}
 
 
-THEME_LIST = "themes"          # the codebook's answer list that the theme questions share
-
-
 def workbook_tables(tables: dict, config: ReviewConfig, publish: bool) -> dict:
     """The report's tables for reuse, one sheet each, made by the library calls the pages make.
 
@@ -579,17 +576,15 @@ def _themes(tables: dict, authorities: list[str], publish: bool):
 
     from review_lib import findings as lib
 
-    codebook = load_codebook()
-    questions = codebook.questions[codebook.questions["choices"] == THEME_LIST]
-    answers, parts = tables["answers"], []
-    for question, label in zip(questions.index, questions["report_label"]):
+    tagged = {la: lib.theme_tables(tables["answers"], load_codebook(), la, tables["findings"], publish)
+              for la in authorities}
+    parts = []
+    for question in range(len(load_codebook().theme_questions())):   # each question for every authority in turn
         for la in authorities:
-            counts = lib.theme_counts(answers[answers["authority"] == la], question,
-                                      findings=tables["findings"], publish=publish)
-            if counts.empty:
-                continue
-            shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
-            parts.append(shown.assign(authority=la, question=label))
+            label, counts = tagged[la][question]
+            if not counts.empty:
+                shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
+                parts.append(shown.assign(authority=la, question=label))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["authority", "question", "theme"])
 
 

@@ -359,6 +359,23 @@ def test_theme_counts_rank_themes_and_list_other_answers_after():
         "Good practice themes tagged most often by reviewers: Health (3 cases); Education (2 cases).")
 
 
+def test_theme_questions_come_from_the_codebook_and_each_page_table_is_its_theme_counts():
+    import csv
+
+    from review_lib.config import TEMPLATES
+    from review_lib.findings import theme_counts, theme_tables
+
+    with open(TEMPLATES / "codebook.csv", newline="", encoding="utf-8") as f:
+        expected = {row["name"]: row["report_label"] for row in csv.DictReader(f) if row["choices"] == "themes"}
+    codebook = load_codebook()
+    assert codebook.theme_questions() == expected and len(expected) == 2
+    tables = theme_tables(_themes(), codebook, "A")
+    assert [label for label, _ in tables] == list(expected.values())
+    a_only = _themes()[lambda d: d["authority"] == "A"]
+    pd.testing.assert_frame_equal(tables[0][1], theme_counts(a_only, "good_practice_themes"))
+    assert tables[1][1].empty                                                # no improvement theme tagged
+
+
 def test_key_points_draw_on_questions_and_themes():
     from review_lib.findings import key_points
 
