@@ -222,7 +222,7 @@ def _current_sample(args) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
 
 def cmd_check(args) -> int:
     from review_lib.codebook import load_codebook
-    from review_lib.validation import check_returns, issue_lines
+    from review_lib.validation import cases_coded_twice, check_returns, issue_lines, returned_codings
 
     config = load_config(args.config)
     sample, substitutions = _current_sample(args)
@@ -271,10 +271,11 @@ def cmd_check(args) -> int:
             print(f"  {reviewer}: " + ", ".join(f"{row.get(k, 0)} {k.lower()}" for k in
                                                  ("Complete", "In progress", "Not started") if row.get(k, 0)))
     status = ", ".join(f"{v} {k.lower()}" for k, v in done["status"].value_counts().items()) or "none readable"
-    second = int(done["role"].eq("second coder").sum()) if not done.empty else 0
+    back = returned_codings(done)
     say(args, f"Checked {len(result.files)} workbook(s): {plural(len(errors), 'problem')} to fix, "
               f"{plural(len(result.issues) - len(errors), 'note')}. Codings: {status} "
-              f"({done['review_id'].nunique() if not done.empty else 0} cases, {second} of them coded twice)."
+              f"({back['review_id'].nunique() if not back.empty else 0} cases back, "
+              f"{cases_coded_twice(done)} of them coded twice)."
               + (f" Written to {args.out}/" if args.out else " Add --out DIR to write the tables."))
     if not errors.empty and args.out:
         say(args, "answers.csv is written once every problem is fixed.")

@@ -960,14 +960,15 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
 
 def coding_summary(completion: pd.DataFrame, issues: pd.DataFrame) -> str:
     """Codings, double codings and what the checks found, in words."""
-    waiting = completion[completion["status"].eq("Not started")]
-    completion = completion[completion["status"].ne("Not started")]   # codings that have come back
-    twice = int(completion.groupby("review_id")["role"].nunique().ge(2).sum())
+    from review_lib.validation import cases_coded_twice, returned_codings
+
+    back = returned_codings(completion)
+    waiting, twice = len(completion) - len(back), cases_coded_twice(completion)
     errors = int(issues["severity"].eq("error").sum()) if not issues.empty else 0
     notes = len(issues) - errors
-    pending = f" {len(waiting)} coding{'s have' if len(waiting) != 1 else ' has'} not come back yet." if len(waiting) else ""
-    return (f"{completion['review_id'].nunique()} cases were coded; {twice} of them by a second reviewer as well, "
-            f"so there are {len(completion)} codings in all.{pending} The checks of the returned workbooks found "
+    pending = f" {waiting} coding{'s have' if waiting != 1 else ' has'} not come back yet." if waiting else ""
+    return (f"{back['review_id'].nunique()} cases were coded; {twice} of them by a second reviewer as well, "
+            f"so there are {len(back)} codings in all.{pending} The checks of the returned workbooks found "
             f"**{errors}** problem{'s' if errors != 1 else ''} needing a fix and **{notes}** harmless "
             f"difference{'s' if notes != 1 else ''} (case, spacing, dates typed as text) that were read safely.")
 
@@ -1009,8 +1010,9 @@ def limitations(sample: pd.DataFrame, completion: pd.DataFrame | None = None) ->
     n = len(sample)
     twice = int(sample["double_coded"].astype(str).str.lower().eq("true").sum())
     if completion is not None and not completion.empty:
-        back = completion[completion["status"].ne("Not started")]
-        twice = int(back.groupby("review_id")["role"].nunique().ge(2).sum())
+        from review_lib.validation import cases_coded_twice
+
+        twice = cases_coded_twice(completion)
     sizes = sample.groupby("authority", sort=False).size() if "authority" in sample else pd.Series(dtype=int)
     per_authority = "; ".join(f"for {la}, {interval_example(m)}" for la, m in sizes.items())
     return [

@@ -32,6 +32,21 @@ ISSUE_COLUMNS = ["severity", "file", "sheet", "cell", "review_id", "question", "
 ANSWER_COLUMNS = ["review_id", "authority", "reviewer", "role", "section", "question", "answer"]
 
 
+NOT_STARTED = "Not started"   # a coding whose workbook is missing, or came back with no answer
+
+
+def returned_codings(completion: pd.DataFrame) -> pd.DataFrame:
+    """The codings that have come back with at least one answer (the completion table without
+    those not started)."""
+    return completion[completion["status"].ne(NOT_STARTED)] if not completion.empty else completion
+
+
+def cases_coded_twice(completion: pd.DataFrame) -> int:
+    """Cases whose first and second codings have both come back: what agreement can be measured on."""
+    back = returned_codings(completion)
+    return int(back.groupby("review_id")["role"].nunique().ge(2).sum()) if not back.empty else 0
+
+
 @dataclass
 class CheckResult:
     """Issues, answers and completion from a set of returned workbooks."""
@@ -145,7 +160,7 @@ def _against_sample(result: CheckResult, sample: pd.DataFrame, substitutions: pd
     returned = set(zip(done["review_id"], done["role"]))
     missing = expected[[(r, role) not in returned for r, role in zip(expected["review_id"], expected["role"])]]
     completion = pd.concat([done[done["review_id"].isin(sampled)],
-                            missing.assign(file="", status="Not started", questions_to_answer="")],
+                            missing.assign(file="", status=NOT_STARTED, questions_to_answer="")],
                            ignore_index=True)[COMPLETION_COLUMNS]
     return CheckResult(pd.DataFrame(issues, columns=ISSUE_COLUMNS), result.answers[keep].reset_index(drop=True),
                        completion, result.files)
@@ -243,7 +258,7 @@ def _check_workbook(wb, path, config, codebook, issues, answers, completion, see
         for question, value in given:
             answers.append(dict(zip(ANSWER_COLUMNS, [rid, facts.get("authority", ""), case["reviewer"], case["role"],
                                                      codebook.records[question]["section"], question, value])))
-        status = "Not started" if not given else ("Complete" if todo == 0 else "In progress")
+        status = NOT_STARTED if not given else ("Complete" if todo == 0 else "In progress")
         completion.append({"reviewer": case["reviewer"], "file": path.name, "review_id": rid, "role": case["role"],
                            "status": status, "questions_to_answer": todo})
 
