@@ -17,7 +17,10 @@ Design (all parameters in the review configuration):
   part of the sample first, then the nearest age group): the cases of that weighting class stand
   for all its children, weight sum(N) / sum(n), so the weights still add up to every authority's
   population. ``strata.csv`` names the stratum each one is weighted with, and the methods
-  paragraph says which were joined.
+  paragraph says which were joined. A sampled case's ``inclusion_probability`` stays its own
+  stratum's chance of being drawn (n_h / N_h, which is how it was drawn), so in a stratum that
+  others are joined to, its ``design_weight`` is larger than 1 / inclusion_probability: the weight
+  also carries the joined strata's children.
 """
 
 from __future__ import annotations
