@@ -330,7 +330,8 @@ def _review_with_a_child(tmp_path):
     ("born 4 November 2010", "date of birth", "4 November 2010"), ("born 4 Nov 2010", "date of birth", "Nov 2010"),
     ("born 2010-11-04", "date of birth", "2010-11-04"), ("her child, born 17 March 2024", "date of birth", "March"),
     ("pupil a734732127848", "UPN", "734732127848"), ("formerly B123456789012", "UPN", "123456789012"),
-    ("child 200001", "CHILD id", "200001"),
+    ("child 200001", "CHILD id", "200001"), ("see child200001 notes", "CHILD id", "200001"),
+    ("file HPL_200001_v2", "CHILD id", "200001"),
 ])
 def test_the_scan_finds_identifiers_in_any_case_and_form_and_never_repeats_them(tmp_path, written, kind, secret):
     review = _review_with_a_child(tmp_path)
