@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 
 import matplotlib
 
@@ -19,8 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from review_lib.config import table  # noqa: E402
-from review_lib.findings import (SUPPRESSED, count_text, is_small, publication_table, publishing,  # noqa: E402
-                                 share_hidden)
+from review_lib.findings import (SUPPRESSED, count_text, publication_table, publishing,  # noqa: E402
+                                 secondary_suppression, share_hidden)
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -202,21 +203,33 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
 
 
 def distance_chart(frame: pd.DataFrame, authorities: list[str]):
-    """Q2: children by distance band from home, per authority, with n."""
+    """Q2: children by distance band from home, per authority, with n.
+
+    When publishing, a band's bar is hidden ('c' at its foot) where the count is 1 to 4, and so is
+    another of the authority's bars wherever n and the bars shown would give a hidden one back
+    (:func:`findings.secondary_suppression`, each authority's bands adding up to its n)."""
     style()
     bands = list(table("distance_bands")["band"])
+    counts = pd.DataFrame({la: frame.loc[frame["authority"] == la, "distance_band"].value_counts()
+                           .reindex(bands, fill_value=0) for la in authorities}).T
+    hidden = pd.DataFrame(False, index=counts.index, columns=bands)
+    if publishing():   # each authority's bars add up to its n, which the key gives: the one line to protect
+        values = counts.to_numpy(float)
+        cells = np.arange(values.size).reshape(values.shape)
+        lines = [(row, np.ones(len(bands))) for row in cells]
+        small = (values >= 1) & (values <= 4)
+        hidden[:] = secondary_suppression(values.ravel(), small.ravel(), lines).reshape(values.shape)
     fig, ax = plt.subplots(figsize=(7, 3.2))
     width = 0.8 / len(authorities)
     for i, la in enumerate(authorities):
-        mine = frame[frame["authority"] == la]
-        counts = mine["distance_band"].value_counts().reindex(bands, fill_value=0)
-        if publishing():
-            counts = counts.where(~counts.map(is_small), 0)
-        share = 100 * counts / max(len(mine), 1)
+        n = int(counts.loc[la].sum())
+        share = 100 * counts.loc[la].where(~hidden.loc[la], 0) / max(n, 1)
+        x = np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width
         look = authority_style(la)
-        ax.bar(np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width, share, width,
-               color=look["color"], hatch=look["hatch"], edgecolor="white", label=f"{la} (n={len(mine)})")
-    ax.set_xticks(range(len(bands)), bands, fontsize=8)
+        ax.bar(x, share, width, color=look["color"], hatch=look["hatch"], edgecolor="white", label=f"{la} (n={n})")
+        for xx in x[hidden.loc[la].to_numpy()]:
+            ax.annotate(SUPPRESSED, (xx, 0), ha="center", va="bottom", fontsize=8, color="#444444")
+    ax.set_xticks(range(len(bands)), [textwrap.fill(b, 10) for b in bands], fontsize=8)   # no label runs into the next
     ax.set_ylabel("Per cent of children")
     ax.set_title("Straight-line distance from home to placement")
     ax.legend()
@@ -229,6 +242,7 @@ def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int | No
     (widened for any host authority beyond it), with the key beside the map."""
     style()
     minimum = minimum or (5 if publishing() else 1)
+    key = (5, 10, 20) if publishing() else (1, 5, 20)
     land = table("map_land_grid").astype(float)
     centres = table("authority_centroids").set_index("upper_tier_code").astype(float)
     fig, ax = plt.subplots(figsize=(8, 7.5))
@@ -240,10 +254,15 @@ def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int | No
         where = centres.reindex(counts.index).dropna()
         shown.append(where)
         look = authority_style(la)
-        ax.scatter(where["easting"], where["northing"], s=14 * counts.reindex(where.index), alpha=0.55,
+        drawn = counts.reindex(where.index)
+        if publishing():   # a marker's size would give its count to within one: drawn at the key's sizes instead
+            drawn = pd.Series(np.array(key)[np.searchsorted(key, drawn, side="right") - 1], index=drawn.index)
+        ax.scatter(where["easting"], where["northing"], s=14 * drawn, alpha=0.55,
                    color=look["color"], marker=look["marker"], edgecolors="black", linewidths=0.4, label=la)
-    for n in ((5, 10, 20) if publishing() else (1, 5, 20)):   # a key to marker size
-        ax.scatter([], [], s=14 * n, color="white", edgecolors="black", linewidths=0.6, label=f"{n} child{'ren' if n > 1 else ''}")
+    for n, upper in zip(key, key[1:] + (None,)):   # a key to marker size
+        label = f"{n} child{'ren' if n > 1 else ''}" if not publishing() else \
+            f"{n} to {upper - 1} children" if upper else f"{n} or more children"
+        ax.scatter([], [], s=14 * n, color="white", edgecolors="black", linewidths=0.6, label=label)
     _crop_to_england(ax, centres, shown)
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])

@@ -192,6 +192,35 @@ def test_the_year_chart_hides_every_count_its_table_hides():
         assert (label == SUPPRESSED and height == 0) if gone else (label == f"{value:g}" and height == value)
 
 
+def test_the_distance_chart_hides_a_small_band_and_one_that_would_give_it_back():
+    # Hartlepool: 2 children 100 miles or more away among 33. The chart zeroed that bar but drew the
+    # other four to scale beside n = 33 in its key, so the hidden bar was 33 minus the four shown.
+    bands = ["Under 10 miles", "10 to 20 miles", "20 to 50 miles", "50 to 100 miles", "100 miles or more"]
+    sizes = {H: [10, 8, 7, 6, 2], S: [9, 9, 9, 9, 9]}
+    frame = pd.DataFrame([{"authority": la, "distance_band": band} for la, counts in sizes.items()
+                          for band, k in zip(bands, counts) for _ in range(k)])
+    with Publication():
+        figure = charts.distance_chart(frame, AUTHORITIES)
+    heights = np.array([p.get_height() for p in figure.axes[0].patches]).reshape(len(AUTHORITIES), len(bands))
+    mine = heights[AUTHORITIES.index(H)]
+    assert mine[bands.index("100 miles or more")] == 0 and (mine == 0).sum() >= 2   # a second bar hidden with it
+    shown = mine > 0
+    assert np.allclose(mine[shown], 100 * np.array(sizes[H])[shown] / 33)           # the rest to scale
+    assert [t.get_text() for t in figure.axes[0].texts].count(SUPPRESSED) == (heights == 0).sum()
+    plain = charts.distance_chart(frame, AUTHORITIES)                                # the internal report: all drawn
+    assert (np.array([p.get_height() for p in plain.axes[0].patches]) > 0).all()
+
+
+def test_the_map_draws_host_authorities_at_the_sizes_of_its_key_when_publishing():
+    codes = ["E06000004"] * 7 + ["E06000047"] * 12 + ["E08000021"] * 3
+    frame = pd.DataFrame({"authority": H, "host_authority_code": codes})
+    with Publication():
+        figure = charts.placement_map(frame, [H])
+    sizes = sorted(figure.axes[0].collections[1].get_sizes() / 14)
+    assert sizes == [5, 10]                               # 7 and 12 drawn as '5 to 9' and '10 to 19'; 3 not at all
+    assert "5 to 9 children" in [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+
+
 # -- shares of the frame ---------------------------------------------------------------------------
 def _frame(went_missing: int, moved: int, far: int, children: int = 132) -> pd.DataFrame:
     return pd.DataFrame({"authority": H, "missing_episodes": [2] * went_missing + [0] * (children - went_missing),
