@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -72,12 +73,28 @@ def postcode_text(codes: np.ndarray) -> np.ndarray:
     return np.asarray(codes, dtype=np.uint64).astype(">u8").view("S8").astype(str)
 
 
+#: a cache of another layout or postcode release is deleted once unused this long: until then it may
+#: be another checkout's (two versions of the project side by side would otherwise rebuild in turn)
+UNUSED_CACHE_DAYS = 30
+
+
+def _mark_used(path: Path) -> None:
+    """Date a cache by its last use (at most once a day: reading a file does not change its date)."""
+    try:
+        if time.time() - path.stat().st_mtime > 86400:
+            os.utime(path)
+    except OSError:
+        pass   # a read-only cache folder: the cache is still used
+
+
 def load_points() -> dict[str, np.ndarray]:
     """Every live postcode's number, outward code, sector, grid point and district, sorted by postcode.
 
     Decompressing the directory and deriving codes takes seconds; the Arrow (Feather) cache,
     keyed by the package's release and stored uncompressed, is memory-mapped in milliseconds. When the cache
-    cannot be written (a read-only home folder) the table is simply rebuilt each run.
+    cannot be written (a read-only home folder) the table is simply rebuilt each run. A cache of
+    another layout or release is deleted when a new one is written, once unused for
+    ``UNUSED_CACHE_DAYS``.
     """
     import pyarrow.feather as feather
 
@@ -86,6 +103,7 @@ def load_points() -> dict[str, np.ndarray]:
     if cached.exists():
         try:
             table = feather.read_table(cached, memory_map=True)
+            _mark_used(cached)
         except (OSError, ValueError):
             table = None  # a damaged cache is rebuilt below
     if table is None:
@@ -96,9 +114,9 @@ def load_points() -> dict[str, np.ndarray]:
             # uncompressed, so that reading maps the file instead of decompressing it (~120 MB)
             feather.write_feather(table, staging, chunksize=len(table) + 1, compression="uncompressed")
             staging.replace(cached)
-            for earlier in cached.parent.glob("postcode-points-*.feather"):   # older layouts and releases
-                if earlier != cached:
-                    earlier.unlink(missing_ok=True)
+            for other in cached.parent.glob("postcode-points-*.feather"):   # other layouts and releases
+                if other != cached and time.time() - other.stat().st_mtime > UNUSED_CACHE_DAYS * 86400:
+                    other.unlink(missing_ok=True)
         except OSError:
             pass
     district = table["district"].combine_chunks()

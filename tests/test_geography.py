@@ -67,3 +67,32 @@ def test_whole_array_classification_agrees_with_the_one_by_one_rules():
     # each value three times in a row, as a child's home postcode repeats: classified once per value
     again, codes_again = classify_postcodes(pa.array([v for v in typed for _ in range(3)]))
     assert (again == np.repeat(level, 3)).all() and (codes_again == np.repeat(codes, 3)).all()
+
+
+def test_the_points_cache_keeps_another_versions_cache_until_it_is_a_month_unused(tmp_path, monkeypatch):
+    """Two checkouts of different versions share the cache folder: each writing its own cache must not
+    delete the other's (they would rebuild in turn), but a cache no version has used for a month goes."""
+    import os
+    import time
+
+    import pyarrow as pa
+
+    from review_lib import geography
+
+    monkeypatch.setenv("OOA_REVIEW_CACHE", str(tmp_path))
+    monkeypatch.setattr(geography, "postcode_release", lambda: "test-release")
+    points = pa.table({"code": pa.array([1, 2], pa.uint64()), "outward": pa.array([1, 2], pa.uint64()),
+                       "sector": pa.array([1, 2], pa.uint64()), "easting": [1.0, 2.0], "northing": [1.0, 2.0],
+                       "district": pa.array(["E06000001", "E06000004"]).dictionary_encode()})
+    built = []
+    monkeypatch.setattr(geography, "_points_from_package", lambda: built.append(1) or points)
+    recent, stale = tmp_path / "postcode-points-v3-other.feather", tmp_path / "postcode-points-v2-old.feather"
+    for path, days in ((recent, 2), (stale, 40)):
+        path.write_bytes(b"another version's cache")
+        os.utime(path, (time.time() - days * 86400,) * 2)
+    assert list(geography.load_points()["code"]) == [1, 2] and built == [1]
+    assert recent.exists() and not stale.exists()
+    mine = tmp_path / "postcode-points-v3-test-release.feather"
+    os.utime(mine, (time.time() - 3 * 86400,) * 2)
+    assert list(geography.load_points()["code"]) == [1, 2] and built == [1]      # read from the cache, not rebuilt
+    assert time.time() - mine.stat().st_mtime < 60                              # and dated by its use
