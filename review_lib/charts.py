@@ -203,33 +203,39 @@ def year_chart(by_year: pd.DataFrame, authorities: list[str]):
 
 
 def distance_chart(frame: pd.DataFrame, authorities: list[str]):
-    """Q2: children by distance band from home, per authority, with n.
+    """Q2: children by distance band from home, per authority, as a share of all its children (n).
 
     When publishing, a band's bar is hidden ('c' at its foot) where the count is 1 to 4, and so is
-    another of the authority's bars wherever n and the bars shown would give a hidden one back
-    (:func:`findings.secondary_suppression`, each authority's bands adding up to its n)."""
+    another of the authority's bars wherever the figures published beside it would give a hidden
+    one back (:func:`findings.secondary_suppression`): every band, with the children whose distance
+    is unknown, adds up to n; the bands from 20 miles add up to the children more than 20 miles
+    away, whose share the location table gives. An n of 1 to 4 shows as '<5'."""
     style()
-    bands = list(table("distance_bands")["band"])
+    bands = table("distance_bands")
+    names = list(bands["band"])
     counts = pd.DataFrame({la: frame.loc[frame["authority"] == la, "distance_band"].value_counts()
-                           .reindex(bands, fill_value=0) for la in authorities}).T
-    hidden = pd.DataFrame(False, index=counts.index, columns=bands)
-    if publishing():   # each authority's bars add up to its n, which the key gives: the one line to protect
+                           .reindex(names, fill_value=0) for la in authorities}).T
+    counts["Unknown"] = [int((frame["authority"] == la).sum()) for la in authorities] - counts.sum(axis=1)
+    hidden = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    if publishing():
         values = counts.to_numpy(float)
         cells = np.arange(values.size).reshape(values.shape)
-        lines = [(row, np.ones(len(bands))) for row in cells]
+        far = np.flatnonzero(bands["min_miles"].astype(float).to_numpy() >= 20)
+        lines = [(row, np.ones(len(row))) for row in cells] + [(row[far], np.ones(len(far))) for row in cells]
         small = (values >= 1) & (values <= 4)
         hidden[:] = secondary_suppression(values.ravel(), small.ravel(), lines).reshape(values.shape)
     fig, ax = plt.subplots(figsize=(7, 3.2))
     width = 0.8 / len(authorities)
     for i, la in enumerate(authorities):
-        n = int(counts.loc[la].sum())
-        share = 100 * counts.loc[la].where(~hidden.loc[la], 0) / max(n, 1)
-        x = np.arange(len(bands)) + (i - (len(authorities) - 1) / 2) * width
+        n = int(counts.loc[la].sum())   # every child of the authority, a distance known or not
+        shown = counts.loc[la, names].where(~hidden.loc[la, names], 0)
+        x = np.arange(len(names)) + (i - (len(authorities) - 1) / 2) * width
         look = authority_style(la)
-        ax.bar(x, share, width, color=look["color"], hatch=look["hatch"], edgecolor="white", label=f"{la} (n={n})")
-        for xx in x[hidden.loc[la].to_numpy()]:
+        ax.bar(x, 100 * shown / max(n, 1), width, color=look["color"], hatch=look["hatch"], edgecolor="white",
+               label=f"{la} (n={count_text(n, in_chart=True)})")
+        for xx in x[hidden.loc[la, names].to_numpy()]:
             ax.annotate(SUPPRESSED, (xx, 0), ha="center", va="bottom", fontsize=8, color="#444444")
-    ax.set_xticks(range(len(bands)), [textwrap.fill(b, 10) for b in bands], fontsize=8)   # no label runs into the next
+    ax.set_xticks(range(len(names)), [textwrap.fill(b, 10) for b in names], fontsize=8)   # no label runs into the next
     ax.set_ylabel("Per cent of children")
     ax.set_title("Straight-line distance from home to placement")
     ax.legend()
@@ -241,7 +247,7 @@ def placement_map(frame: pd.DataFrame, authorities: list[str], minimum: int | No
     over an outline made from postcode grid squares (no tiles, no addresses), cropped to England
     (widened for any host authority beyond it), with the key beside the map."""
     style()
-    minimum = minimum or (5 if publishing() else 1)
+    minimum = max(minimum or 5, 5) if publishing() else minimum or 1   # never a host of 1 to 4 children
     key = (5, 10, 20) if publishing() else (1, 5, 20)
     land = table("map_land_grid").astype(float)
     centres = table("authority_centroids").set_index("upper_tier_code").astype(float)

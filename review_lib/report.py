@@ -689,8 +689,10 @@ DATES = (   # each with (day, month, year) groups, in any case; a two-digit year
 # the outward and inward codes with or without a space, hyphen, dot or underscore between them
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)[\s._-]*([0-9][A-Z]{2})\b", re.I)
 TOKEN = re.compile(r"\b[A-Za-z0-9_]{4,}\b")
-#: the letters and the figures of a token apart: an id glued to a word ('child200165') is still an id
+#: a token's letters and figures apart: an id glued to a word ('child200165') is still an id
 TOKEN_PART = re.compile(r"[A-Za-z]{4,}|[0-9]{4,}")
+#: tokens a tool writes in hexadecimal (colours, cell ids, checksums): their figures are not ids
+HEXADECIMAL = re.compile(r"[0-9A-Fa-f]+")
 
 
 def _as_date(day: str, month: str, year: str) -> dt.date | None:
@@ -753,9 +755,10 @@ def _comparable(kind: str, values) -> set:
 
 def _found_in(text: str, known: dict[str, set]) -> dict[str, list[str]]:
     """Each kind of identifier ``text`` contains, as written there."""
-    words = TOKEN.findall(text)
-    tokens = {p.upper(): p for w in words if not (w.isalpha() or w.isdigit()) for p in TOKEN_PART.findall(w)}
-    tokens |= {t.upper(): t for t in words}
+    tokens = {t.upper(): t for t in TOKEN.findall(text)}
+    tokens |= {part.upper(): part for token in list(tokens.values()) if not HEXADECIMAL.fullmatch(token)
+               for piece in token.split("_") for part in [piece, *TOKEN_PART.findall(piece)]
+               if len(part) >= 4}
     postcodes = {(a + b).upper(): m.group(0) for m in POSTCODE.finditer(text) for a, b in [m.groups()]}
     dates = _dates_in(text)
     pattern = _names_pattern(frozenset(known["name"]))

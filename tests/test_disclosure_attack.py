@@ -192,23 +192,62 @@ def test_the_year_chart_hides_every_count_its_table_hides():
         assert (label == SUPPRESSED and height == 0) if gone else (label == f"{value:g}" and height == value)
 
 
-def test_the_distance_chart_hides_a_small_band_and_one_that_would_give_it_back():
-    # Hartlepool: 2 children 100 miles or more away among 33. The chart zeroed that bar but drew the
-    # other four to scale beside n = 33 in its key, so the hidden bar was 33 minus the four shown.
-    bands = ["Under 10 miles", "10 to 20 miles", "20 to 50 miles", "50 to 100 miles", "100 miles or more"]
-    sizes = {H: [10, 8, 7, 6, 2], S: [9, 9, 9, 9, 9]}
-    frame = pd.DataFrame([{"authority": la, "distance_band": band} for la, counts in sizes.items()
-                          for band, k in zip(bands, counts) for _ in range(k)])
+BANDS = ["Under 10 miles", "10 to 20 miles", "20 to 50 miles", "50 to 100 miles", "100 miles or more"]
+
+
+def _distance_frame(sizes: dict[str, list[int]], unknown: int = 0) -> pd.DataFrame:
+    rows = [{"authority": la, "distance_band": band, "over_20_miles": band in BANDS[2:]}
+            for la, counts in sizes.items() for band, k in zip(BANDS, counts) for _ in range(k)]
+    rows += [{"authority": H, "distance_band": "Unknown", "over_20_miles": False}] * unknown
+    return pd.DataFrame(rows)
+
+
+def _chart_ranges(sizes: list[int], heights: np.ndarray, n: int, far: int) -> list[tuple[int, int]]:
+    """What a reader can tell of each bar drawn at zero: n is in the key, the children more than 20
+    miles away are the location table's share of n, a bar drawn is its count, a 'c' is at least 1."""
+    hidden = [k for k, h in enumerate(heights) if h == 0 and sizes[k]]
+    shown = {k: round(h * n / 100) for k, h in enumerate(heights) if h > 0}
+    rows = [np.ones(len(hidden)), np.array([1.0 if k >= 2 else 0.0 for k in hidden])]
+    totals = [n - sum(shown.values()), far - sum(v for k, v in shown.items() if k >= 2)]
+    ranges = []
+    for k in range(len(hidden)):
+        target = np.eye(len(hidden))[k]
+        low, high = (milp(sense * target, constraints=LinearConstraint(np.array(rows), totals, totals),
+                          integrality=np.ones(len(hidden)), bounds=Bounds(1, np.inf)) for sense in (1.0, -1.0))
+        ranges.append((round(low.fun), round(-high.fun)))
+    return ranges
+
+
+@pytest.mark.parametrize("sizes", [[10, 8, 7, 6, 2], [10, 2, 7, 6, 8]])
+def test_the_distance_chart_hides_a_small_band_and_every_bar_that_would_give_it_back(sizes):
+    # [10, 8, 7, 6, 2] of 33: the chart zeroed the 2 but drew the other four to scale beside n = 33.
+    # [10, 2, 7, 6, 8]: hiding the 2 and the 6 is not enough, since the location table gives the 21
+    # children more than 20 miles away: 50 to 100 miles = 21 - 7 - 8, and then 10 to 20 = 33 - 10 - 21.
+    frame = _distance_frame({H: sizes, S: [9, 9, 9, 9, 9]})
     with Publication():
         figure = charts.distance_chart(frame, AUTHORITIES)
-    heights = np.array([p.get_height() for p in figure.axes[0].patches]).reshape(len(AUTHORITIES), len(bands))
+        over_20 = location_summary(frame.assign(distance_miles=1.0, distant_placement="No", host_authority="X"),
+                                   [H]).loc[H, "over_20_miles_percent"]
+    assert over_20 != SUPPRESSED                                              # 21 of 33: the table shows it
+    heights = np.array([p.get_height() for p in figure.axes[0].patches]).reshape(len(AUTHORITIES), len(BANDS))
     mine = heights[AUTHORITIES.index(H)]
-    assert mine[bands.index("100 miles or more")] == 0 and (mine == 0).sum() >= 2   # a second bar hidden with it
-    shown = mine > 0
-    assert np.allclose(mine[shown], 100 * np.array(sizes[H])[shown] / 33)           # the rest to scale
+    assert mine[sizes.index(2)] == 0
+    ranges = _chart_ranges(sizes, mine, 33, sum(sizes[2:]))
+    assert ranges and all(low < high for low, high in ranges), ranges     # no hidden bar can be worked out
+    assert np.allclose(mine[mine > 0], 100 * np.array(sizes)[mine > 0] / 33)   # the rest to scale
     assert [t.get_text() for t in figure.axes[0].texts].count(SUPPRESSED) == (heights == 0).sum()
-    plain = charts.distance_chart(frame, AUTHORITIES)                                # the internal report: all drawn
+    plain = charts.distance_chart(frame, AUTHORITIES)                          # the internal report: all drawn
     assert (np.array([p.get_height() for p in plain.axes[0].patches]) > 0).all()
+
+
+def test_the_distance_charts_n_counts_every_child_and_hides_when_small():
+    frame = _distance_frame({H: [10, 8, 7, 6, 5]}, unknown=3)              # 3 children with no distance
+    figure = charts.distance_chart(frame, [H])
+    assert figure.axes[0].get_legend().get_texts()[0].get_text() == f"{H} (n=39)"
+    assert figure.axes[0].patches[0].get_height() == pytest.approx(100 * 10 / 39)
+    with Publication():
+        small = charts.distance_chart(_distance_frame({H: [3, 0, 0, 0, 0]}), [H])
+    assert small.axes[0].get_legend().get_texts()[0].get_text() == f"{H} (n=<5)"
 
 
 def test_the_map_draws_host_authorities_at_the_sizes_of_its_key_when_publishing():
@@ -219,6 +258,9 @@ def test_the_map_draws_host_authorities_at_the_sizes_of_its_key_when_publishing(
     sizes = sorted(figure.axes[0].collections[1].get_sizes() / 14)
     assert sizes == [5, 10]                               # 7 and 12 drawn as '5 to 9' and '10 to 19'; 3 not at all
     assert "5 to 9 children" in [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    with Publication():
+        asked_for_less = charts.placement_map(frame, [H], minimum=2)       # still no host of 1 to 4 children
+    assert sorted(asked_for_less.axes[0].collections[1].get_sizes() / 14) == [5, 10]
 
 
 # -- shares of the frame ---------------------------------------------------------------------------
