@@ -79,12 +79,21 @@ UNUSED_CACHE_DAYS = 30
 
 
 def _mark_used(path: Path) -> None:
-    """Date a cache by its last use (at most once a day: reading a file does not change its date)."""
+    """Date a cache by its last use, and delete the caches no version has used for a month (at most
+    once a day: reading a file does not change its date)."""
     try:
         if time.time() - path.stat().st_mtime > 86400:
             os.utime(path)
+            _delete_unused(path)
     except OSError:
         pass   # a read-only cache folder: the cache is still used
+
+
+def _delete_unused(current: Path) -> None:
+    """Delete the caches of other layouts and releases that have not been used for ``UNUSED_CACHE_DAYS``."""
+    for other in current.parent.glob("postcode-points-*.feather"):
+        if other != current and time.time() - other.stat().st_mtime > UNUSED_CACHE_DAYS * 86400:
+            other.unlink(missing_ok=True)
 
 
 def load_points() -> dict[str, np.ndarray]:
@@ -93,8 +102,8 @@ def load_points() -> dict[str, np.ndarray]:
     Decompressing the directory and deriving codes takes seconds; the Arrow (Feather) cache,
     keyed by the package's release and stored uncompressed, is memory-mapped in milliseconds. When the cache
     cannot be written (a read-only home folder) the table is simply rebuilt each run. A cache of
-    another layout or release is deleted when a new one is written, once unused for
-    ``UNUSED_CACHE_DAYS``.
+    another layout or release is deleted once unused for ``UNUSED_CACHE_DAYS`` (looked at when a
+    cache is written, and once a day when one is read).
     """
     import pyarrow.feather as feather
 
@@ -114,9 +123,7 @@ def load_points() -> dict[str, np.ndarray]:
             # uncompressed, so that reading maps the file instead of decompressing it (~120 MB)
             feather.write_feather(table, staging, chunksize=len(table) + 1, compression="uncompressed")
             staging.replace(cached)
-            for other in cached.parent.glob("postcode-points-*.feather"):   # other layouts and releases
-                if other != cached and time.time() - other.stat().st_mtime > UNUSED_CACHE_DAYS * 86400:
-                    other.unlink(missing_ok=True)
+            _delete_unused(cached)
         except OSError:
             pass
     district = table["district"].combine_chunks()

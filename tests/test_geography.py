@@ -96,3 +96,7 @@ def test_the_points_cache_keeps_another_versions_cache_until_it_is_a_month_unuse
     os.utime(mine, (time.time() - 3 * 86400,) * 2)
     assert list(geography.load_points()["code"]) == [1, 2] and built == [1]      # read from the cache, not rebuilt
     assert time.time() - mine.stat().st_mtime < 60                              # and dated by its use
+    os.utime(recent, (time.time() - 40 * 86400,) * 2)                         # that version gone for good
+    os.utime(mine, (time.time() - 2 * 86400,) * 2)
+    geography.load_points()
+    assert not recent.exists() and mine.exists()                                # tidied when read, not only written
