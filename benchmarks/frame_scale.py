@@ -115,8 +115,8 @@ def peak_memory_mb(command: list[str]) -> float:
     """Peak memory (MB) of a child process: the largest sum of the memory of it and its own worker
     processes, sampled every 10 ms, or the kernel's peak resident memory of the largest single
     process where that is higher (a peak shorter than 10 ms). Reading a process's memory map takes
-    a lock its own allocations wait on, so this run is not the one timed."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    a lock its own allocations wait on, so this run is not the one timed. The kernel's figure is the
+    largest of every child process so far: run this before any other."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     peak = 0.0
     while process.poll() is None:
@@ -124,7 +124,7 @@ def peak_memory_mb(command: list[str]) -> float:
         time.sleep(0.01)
     if process.returncode:
         raise SystemExit(f"{command[2:5]} failed with exit status {process.returncode}")
-    single = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    single = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return max(peak, single)
 
 
@@ -136,6 +136,22 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.csv")):
 """
 
 
+def _return_in(folder: Path, episodes: int) -> Path:
+    """The national return in ``folder`` (its config path): the one made there before with as many
+    episodes, else a new one; a folder holding anything else is refused."""
+    made = folder / "benchmark-size.yaml"   # not a name the frame reads as a table
+    if made.exists() and made.read_text().strip() == str(episodes):
+        print(f"reusing the return of {episodes:,} episodes in {folder}", flush=True)
+        return folder / "config.yaml"
+    if folder.exists() and any(folder.iterdir()):
+        raise SystemExit(f"{folder} holds something other than a return of {episodes:,} episodes made by this "
+                         "benchmark: remove it or give another --keep folder")
+    config, authorities = make_return(folder, episodes)
+    made.write_text(f"{episodes}\n")
+    print(f"made {episodes:,} episodes for {authorities} authorities", flush=True)
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=1_000_000)
@@ -144,22 +160,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.keep or Path(tmp) / "ssda903"
-        if (data / "config.yaml").exists():
-            config = data / "config.yaml"
-            print(f"reusing the return in {data}", flush=True)
-        else:
-            config, authorities = make_return(data, args.episodes)
-            print(f"made {args.episodes:,} episodes for {authorities} authorities", flush=True)
-        # floor and frame taken in turns, three times each, and each one's fastest run kept: a busy
-        # machine only slows, and a shared host's speed drifts, which turns would otherwise blame on one
+        config = _return_in(data, args.episodes)
         frame_command = [sys.executable, "-m", "review_lib", "--quiet", "--config", str(config), "frame",
                          "--ssda903", str(data), "--out"]
+        # sampling memory every 10 ms slows the sampled process by a fifth or more: a run of its own,
+        # first, so that the kernel's peak of the child processes is this run's
+        rss = peak_memory_mb(frame_command + [str(Path(tmp) / "frame-memory")])
+        # floor and frame taken in turns, three times each, and each one's fastest run kept: a busy
+        # machine only slows, and a shared host's speed drifts, which turns would otherwise blame on one
         floors, frames = [], []
         for run in range(args.rounds):
             floors.append(run_timed([sys.executable, "-c", FLOOR, str(data)]))
             frames.append(run_timed(frame_command + [str(Path(tmp) / f"frame{run}")]))
-        # sampling memory every 10 ms slows the sampled process by a fifth or more: a run of its own
-        rss = peak_memory_mb(frame_command + [str(Path(tmp) / "frame-memory")])
         floor, frame = min(floors), min(frames)
     print(f"pyarrow.csv alone: {', '.join(f'{s:.2f}' for s in floors)} s; "
           f"frame: {', '.join(f'{s:.2f}' for s in frames)} s (fastest of each kept)")
