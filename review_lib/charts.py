@@ -20,8 +20,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from review_lib.config import table  # noqa: E402
-from review_lib.findings import (SUPPRESSED, count_text, publication_table, publishing,  # noqa: E402
-                                 secondary_suppression, share_hidden)
+from review_lib.findings import (SUPPRESSED, count_text, coverage_notes, load_review,  # noqa: E402
+                                 publication_table, publishing, secondary_suppression, set_publication,
+                                 share_hidden)
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -52,18 +53,13 @@ def open_page(review_dir: str, data_dir: str = "", config_path: str = "", publis
     tuple
         The review (:class:`findings.Review`), and a function that shows a piece of HTML on the page.
     """
-    import html
-
     from IPython.display import HTML, display
 
-    from review_lib import findings
-
-    review = findings.load_review(review_dir, data_dir, config_path)
-    findings.set_publication(publish)
+    review = load_review(review_dir, data_dir, config_path)
+    set_publication(publish)
     set_authorities(review.authorities)
     show = lambda markup: display(HTML(markup))
-    for note in findings.coverage_notes(review.answers, review.sample, review.codebook, review.authorities,
-                                        review.findings):
+    for note in coverage_notes(review.answers, review.sample, review.codebook, review.authorities, review.findings):
         show(f'<p class="callout">{html.escape(note)}</p>')
     return review, show
 

@@ -576,14 +576,13 @@ def _themes(tables: dict, authorities: list[str], publish: bool):
 
     from review_lib import findings as lib
 
-    tagged = {la: lib.theme_tables(tables["answers"], load_codebook(), la, tables["findings"], publish)
+    tagged = {la: dict(lib.theme_tables(tables["answers"], load_codebook(), la, tables["findings"], publish))
               for la in authorities}
     parts = []
-    for question in range(len(load_codebook().theme_questions())):   # each question for every authority in turn
+    for label in load_codebook().theme_questions().values():   # each question for every authority in turn
         for la in authorities:
-            label, counts = tagged[la][question]
-            if not counts.empty:
-                shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
+            if not tagged[la][label].empty:
+                shown = _as_page(tagged[la][label].rename_axis("theme"), publish).rename(columns={la: "cases"})
                 parts.append(shown.assign(authority=la, question=label))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["authority", "question", "theme"])
 

@@ -3,7 +3,7 @@
 Finds each authority's tables among the paths given, reads every CSV table as text with pyarrow
 (forgiving BOMs, CR LF, spacing and column order; refusing what is not a table, with its file and
 line), and turns a case register into the same tables. pandas is loaded only where a register is
-read.
+read or a table is turned into a pandas table (:meth:`Table.to_pandas`).
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ class AuthorityReturn:
     authority_code: str
     files: dict[str, Path]
     tables: dict[str, Table] = field(default_factory=dict)
-
-
 
 
 # -- finding and reading the files ------------------------------------------------------------

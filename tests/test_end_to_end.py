@@ -115,7 +115,10 @@ def test_a_recheck_needs_force_and_a_failing_one_leaves_no_stale_answers(demo_re
     returns, out = tmp_path / "returns", tmp_path / "check"
     returns.mkdir()
     shutil.copy(sorted((demo_review / "returns").glob("*.xlsx"))[0], returns)   # one workbook is enough
-    assert run_cli("check", str(returns), "--out", str(out)).returncode == 0 and (out / "answers.csv").exists()
+    first = run_cli("check", str(returns), "--out", str(out))
+    assert first.returncode == 0 and (out / "answers.csv").exists()
+    # one reviewer's workbook: the cases they code second are not coded twice until the first coding is back
+    assert re.search(r"\(\d+ cases back, 0 of them coded twice\)", first.stdout), first.stdout
     again = run_cli("check", str(returns), "--out", str(out))
     assert again.returncode == 1 and "--force" in again.stderr
     broken = sorted(returns.glob("*.xlsx"))[0]

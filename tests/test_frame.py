@@ -147,9 +147,10 @@ def test_missing_column_and_not_csv(tmp_path, config):
     path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InputProblems, match="Excel workbook, not a CSV"):
         run_frame([folder], config)
-    path.write_text("")
-    with pytest.raises(InputProblems, match="empty"):
-        run_frame([folder], config)
+    for blank in ("", " \r\n\t\n"):                     # nothing, or only spaces and line ends
+        path.write_text(blank)
+        with pytest.raises(InputProblems, match="the file is empty"):
+            run_frame([folder], config)
 
 
 @pytest.mark.skipif(not SAMPLES.exists(), reason="shared/ssda903-samples is not beside the project")

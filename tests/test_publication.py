@@ -496,3 +496,11 @@ def test_the_scan_reads_dates_and_postcodes_in_the_forms_people_write_them():
         assert birthday in _dates_in(text), text
     assert [a + b for a, b in (m.groups() for m in POSTCODE.finditer("TS25-3QG, ts25 3qg, TS25_3QG"))] == \
         ["TS253QG", "ts253qg", "TS253QG"]
+
+
+@pytest.mark.parametrize("count, n, hidden", [(2, 30, True), (28, 30, True), (10, 30, False), (3, 3, True),
+                                              (0, 3, True), (0, 30, False), (30, 30, False)])
+def test_a_share_is_hidden_when_its_count_its_rest_or_n_is_small(count, n, hidden):
+    assert findings.share_hidden(count, n) is False                          # never in the internal report
+    with findings.Publication():
+        assert findings.share_hidden(count, n) is hidden

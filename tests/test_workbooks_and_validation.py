@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from review_lib.codebook import load_codebook
 from review_lib.simulate import fill_workbook
-from review_lib.validation import RETURNS_ALLOWED, check_returns, issue_lines
+from review_lib.validation import RETURNS_ALLOWED, cases_coded_twice, check_returns, issue_lines, returned_codings
 from review_lib.workbooks import COL_KEY, write_workbooks
 
 FACTS = {"authority": "Hartlepool", "age_group": "10 to 15", "age_at_placement": "12",
@@ -278,3 +278,13 @@ def test_a_replaced_case_is_set_aside_and_a_coding_not_returned_is_not_started(r
                       ("H-03", "first coder"): "Not started"}
     unknown = check_returns([returned], config, codebook, sample=sample.iloc[[1]], substitutions=log)
     assert list(unknown.errors["problem"]) == ["this case is not in the review's sample"]
+
+
+def test_a_case_counts_as_coded_twice_only_when_both_codings_are_back():
+    completion = pd.DataFrame({
+        "review_id": ["A", "A", "B", "B", "C", "D", "D"],
+        "role": ["first coder", "second coder"] * 2 + ["first coder", "first coder", "second coder"],
+        "status": ["Complete", "In progress", "Complete", "Not started", "Complete", "Not started", "Not started"]})
+    assert list(returned_codings(completion).index) == [0, 1, 2, 4]
+    assert cases_coded_twice(completion) == 1                     # A; B's second coding has not come back
+    assert cases_coded_twice(completion.iloc[0:0]) == 0
