@@ -239,17 +239,15 @@ def _report_wording() -> dict:
 
 
 def _day(value) -> dt.date:
-    """A date setting: a YAML date, or text as YYYY-MM-DD (or another form pandas reads)."""
+    """A date setting: a YAML date, or text as YYYY-MM-DD. Other forms are refused: '01/04/2024' is
+    the 1st of April to a council and the 4th of January to a US-style parser."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        import pandas as pd
-
-        return pd.Timestamp(value).date()
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError(value)
+    return dt.date.fromisoformat(value.strip())
 
 
 @lru_cache(maxsize=None)

@@ -150,7 +150,10 @@ def test_config_values_are_checked_and_located(tmp_path):
                           ("sample:\n  target_share_aged_10_15: 170\n", "170 is out of range"),
                           ("sample:\n  seed: 1.5\n", "'1.5' is not a whole number"),
                           ("sample:\n  size: forty\n", "sample: size: 'forty'"),
-                          ("sample:\n  minimum_per_stratum: -3\n", "-3 is out of range")]:
+                          ("sample:\n  minimum_per_stratum: -3\n", "-3 is out of range"),
+                          ("window:\n  start: 01/04/2017\n", "window: start: '01/04/2017' is not a date as YYYY-MM-DD"),
+                          ("window:\n  end: ''\n", "window: end: '' is not a date as YYYY-MM-DD"),
+                          ("window:\n  end: 20191231\n", "window: end: '20191231' is not a date")]:
         path = tmp_path / "review.yaml"
         path.write_text(base + body)
         with pytest.raises(InputProblems, match=message):
