@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from review_lib.config import table  # noqa: E402
 from review_lib.findings import (SUPPRESSED, count_text, coverage_notes, load_review,  # noqa: E402
                                  publication_table, publishing, secondary_suppression, set_publication,
-                                 share_hidden)
+                                 share_hidden, small_counts)
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P"]
@@ -218,8 +218,7 @@ def distance_chart(frame: pd.DataFrame, authorities: list[str]):
         cells = np.arange(values.size).reshape(values.shape)
         far = np.flatnonzero(bands["min_miles"].astype(float).to_numpy() >= 20)
         lines = [(row, np.ones(len(row))) for row in cells] + [(row[far], np.ones(len(far))) for row in cells]
-        small = (values >= 1) & (values <= 4)
-        hidden[:] = secondary_suppression(values.ravel(), small.ravel(), lines).reshape(values.shape)
+        hidden[:] = secondary_suppression(values.ravel(), small_counts(values.ravel()), lines).reshape(values.shape)
     fig, ax = plt.subplots(figsize=(7, 3.2))
     width = 0.8 / len(authorities)
     for i, la in enumerate(authorities):

@@ -960,6 +960,7 @@ def side_by_side(headlines: pd.DataFrame, authorities: list[str]) -> pd.DataFram
 
 def coding_summary(completion: pd.DataFrame, issues: pd.DataFrame) -> str:
     """Codings, double codings and what the checks found, in words."""
+    # imported here: validation loads openpyxl, which no notebook needs just to import findings
     from review_lib.validation import cases_coded_twice, returned_codings
 
     back = returned_codings(completion)
@@ -1102,11 +1103,12 @@ def suppress_table(table: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     marked = np.column_stack([table[c].astype(object).eq(SUPPRESSED).to_numpy() for c in counts]) if counts else \
         np.zeros((len(table), 0), bool)
     lines, last = _table_lines(values.shape, counts)
-    hidden = secondary_suppression(values.ravel(), marked.ravel() | _small(values.ravel()), lines, last)
+    hidden = secondary_suppression(values.ravel(), marked.ravel() | small_counts(values.ravel()), lines, last)
     return _with_hidden(table, counts, hidden.reshape(values.shape), kinds)
 
 
-def _small(values: np.ndarray) -> np.ndarray:
+def small_counts(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` (an array of counts) are 1 to 4: the primary suppression, whole-array."""
     return (values >= 1) & (values <= 4)
 
 
@@ -1407,7 +1409,7 @@ def _question_mask(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     last[:, -1] = True                             # n is a total
     if rows[-1] == BOTH:
         last[-1, :] = True
-    hidden = secondary_suppression(values.ravel(), marked.ravel() | _small(values.ravel()), lines, last.ravel())
+    hidden = secondary_suppression(values.ravel(), marked.ravel() | small_counts(values.ravel()), lines, last.ravel())
     hidden = hidden.reshape(values.shape)
     at = {(r, c): hidden[i, j] for i, r in enumerate(rows) for j, c in enumerate(layout)}
     n = np.array([at[(a, "n")] and x in options for a, x in zip(group["authority"], group["answer"])])

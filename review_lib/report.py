@@ -576,13 +576,13 @@ def _themes(tables: dict, authorities: list[str], publish: bool):
 
     from review_lib import findings as lib
 
-    tagged = {la: dict(lib.theme_tables(tables["answers"], load_codebook(), la, tables["findings"], publish))
-              for la in authorities}
+    codebook = load_codebook()
+    tagged = [lib.theme_tables(tables["answers"], codebook, la, tables["findings"], publish) for la in authorities]
     parts = []
-    for label in load_codebook().theme_questions().values():   # each question for every authority in turn
-        for la in authorities:
-            if not tagged[la][label].empty:
-                shown = _as_page(tagged[la][label].rename_axis("theme"), publish).rename(columns={la: "cases"})
+    for question in zip(*tagged):   # one theme question at a time, for every authority in turn
+        for la, (label, counts) in zip(authorities, question):
+            if not counts.empty:
+                shown = _as_page(counts.rename_axis("theme"), publish).rename(columns={la: "cases"})
                 parts.append(shown.assign(authority=la, question=label))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["authority", "question", "theme"])
 
