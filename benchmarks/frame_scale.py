@@ -5,7 +5,10 @@ Makes a synthetic return for every English upper-tier authority in the adjacency
 them, with real postcodes at home, in adjoining authorities and far away. Then, each in its own
 process so that peak memory is the stage's own:
   floor  - pyarrow.csv reading every table (all columns as text);
-  frame  - `ooa-review frame` over the same folders.
+  frame  - `ooa-review frame` over the same folders;
+  libraries - Python loading what the frame loads (numpy, pyarrow and pandas, which pyarrow loads
+           itself on its first conversion to numpy) and doing nothing else: no frame on these
+           libraries can be faster, so its ratio is printed beside the frame's.
 Target: ratio <= 3 and peak RSS <= 1.5 GB on a 2-core machine. The frame shares a large return
 between worker processes, so its memory is the sum over the process and its workers.
 
@@ -135,6 +138,8 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.csv")):
     pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
 """
 
+LIBRARIES = "import review_lib.cli, review_lib.frame, pandas, pyarrow.csv, pyarrow.compute"
+
 
 def _return_in(folder: Path, episodes: int) -> Path:
     """The national return in ``folder`` (its config path): the one made there before with as many
@@ -150,6 +155,10 @@ def _return_in(folder: Path, episodes: int) -> Path:
     made.write_text(f"{episodes}\n")
     print(f"made {episodes:,} episodes for {authorities} authorities", flush=True)
     return config
+
+
+def _times(seconds: list[float]) -> str:
+    return ", ".join(f"{s:.2f}" for s in seconds)
 
 
 def main() -> None:
@@ -168,13 +177,15 @@ def main() -> None:
         rss = peak_memory_mb(frame_command + [str(Path(tmp) / "frame-memory")])
         # floor and frame taken in turns, three times each, and each one's fastest run kept: a busy
         # machine only slows, and a shared host's speed drifts, which turns would otherwise blame on one
-        floors, frames = [], []
+        floors, frames, loads = [], [], []
         for run in range(args.rounds):
             floors.append(run_timed([sys.executable, "-c", FLOOR, str(data)]))
             frames.append(run_timed(frame_command + [str(Path(tmp) / f"frame{run}")]))
-        floor, frame = min(floors), min(frames)
-    print(f"pyarrow.csv alone: {', '.join(f'{s:.2f}' for s in floors)} s; "
-          f"frame: {', '.join(f'{s:.2f}' for s in frames)} s (fastest of each kept)")
+            loads.append(run_timed([sys.executable, "-c", LIBRARIES]))
+        floor, frame, load = min(floors), min(frames), min(loads)
+    print(f"pyarrow.csv alone: {_times(floors)} s; frame: {_times(frames)} s; "
+          f"the frame's libraries loading: {_times(loads)} s (fastest of each kept)")
+    print(f"loading the libraries alone is {load / floor:.2f} times the floor")
     ratio = frame / floor
     print(f"frame_scale ratio: {ratio:.2f} (target <= {TARGET_RATIO}), peak RSS {rss:,.0f} MB "
           f"(target <= {TARGET_RSS_MB})  {'OK' if ratio <= TARGET_RATIO and rss <= TARGET_RSS_MB else 'OVER TARGET'}")
