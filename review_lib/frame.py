@@ -279,6 +279,9 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         parts = [(i, e.tables[kind]) for i, e in enumerate(entries) if kind in e.tables]
         stacks[kind] = Stacked(kind, parts, optional, notes) if parts else None
     header, episodes, missing, reviews = (stacks[k] for k in ("header", "episodes", "missing", "reviews"))
+    emptied = _only_blank_rows(header) + _only_blank_rows(episodes)
+    if emptied:   # nothing below can stand on an authority with no children or no episodes
+        raise InputProblems(emptied, "The SSDA903 return has problems")
     # the columns are independent: parse them side by side (Arrow and numpy release the GIL)
     from concurrent.futures import ThreadPoolExecutor
 
@@ -310,6 +313,13 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
         raise InputProblems(problems, "The SSDA903 return has problems")
     return CheckedReturn([e.authority_code for e in entries], header, episodes, missing, keys, dates, postcodes,
                          place.indices.to_numpy(), place.dictionary.to_pylist(), reviews, order, births)
+
+
+def _only_blank_rows(stacked: Stacked) -> list[Problem]:
+    """A table whose every row was blank (',,,,' lines): the reader saw records, but there are none."""
+    rows = np.bincount(stacked.file, minlength=len(stacked.files))
+    return [Problem(str(path), "", "has a header row but no records (its rows are all blank)",
+                    f"one row per {stacked.kind} record") for path, count in zip(stacked.files, rows) if count == 0]
 
 
 def _parsed_column(stacked: Stacked, column: str, required: bool, notes: Notes) -> tuple[np.ndarray, list]:

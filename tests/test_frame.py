@@ -70,6 +70,9 @@ def test_eligibility_geography_and_indicators(tmp_path, config):
                    "1,01/05/2018,P,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "overlaps"),
     (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6A,"], "line 2, column PL_POST: 'DL14 6A' is not a postcode"),
     (GOOD_HEADER, [",01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "line 2, column CHILD: the CHILD id is blank"),
+    # rows of nothing but commas: read as records, then dropped as blank, leaving none
+    (GOOD_HEADER, [",,,,,,,,,,,,", ",,,,,,,,,,,,"], "episodes.csv: has a header row but no records (its rows are all blank)"),
+    ([",,,,,,"], ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "header.csv: has a header row but no records"),
 ])
 def test_bad_returns_are_refused_with_located_messages(tmp_path, config, header_rows, episode_rows, message):
     with pytest.raises(InputProblems) as caught:
