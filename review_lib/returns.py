@@ -167,10 +167,14 @@ def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
                                     "review's authorities", ", ".join(a.name for a in config.authorities)))
     if problems:
         raise InputProblems(problems[:20], f"{path.name} cannot be read")
-    table = table.assign(_code=codes).sort_values(["_code", "child_id", "placement_start"])
+    # placements in the order they happened (dd/mm/YYYY text sorts by day of the month)
+    table = table.assign(_code=codes, _start=_day_order(table["placement_start"]), _end=_day_order(
+        table["placement_end"])).sort_values(["_code", "child_id", "_start"], kind="stable", na_position="last")
     entries = []
     for code, rows in table.groupby("_code", sort=False):
-        first = ~rows["child_id"].duplicated()
+        # a period of care starts at a child's first placement, or after a gap in which they left care
+        ended_before = rows["_end"].groupby(rows["child_id"]).shift() < rows["_start"]
+        first = ~rows["child_id"].duplicated() | ended_before
         column = lambda name: rows[name] if name in rows else ""
         header = pd.DataFrame({"CHILD": rows["child_id"], "SEX": column("sex"), "DOB": rows["date_of_birth"],
                                "_line": rows["_line"]}).drop_duplicates(["CHILD", "DOB"])
@@ -183,6 +187,15 @@ def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
                                        {"header": Table.from_pandas(path, header),
                                         "episodes": Table.from_pandas(path, episodes)}))
     return entries
+
+
+def _day_order(text: pd.Series) -> pd.Series:
+    """Register dates as dates, to put placements in order: dd/mm/YYYY, or ISO; anything else is
+    NaT here and is reported, with its line, when the tables are checked."""
+    import pandas as pd
+
+    day = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    return day.fillna(pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce"))
 
 
 @lru_cache(maxsize=8)

@@ -1,5 +1,6 @@
 """The frame on small hand-made returns whose right answers are worked out by hand."""
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -189,6 +190,33 @@ def test_case_register_in_csv_and_xlsx_gives_the_same_frame(tmp_path, config):
     (tmp_path / "csv" / "case_register.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
     with pytest.raises(InputProblems, match="line 2, column authority: 'Durham' is not one of"):
         run_frame([tmp_path / "csv"], config)
+
+
+REGISTER_HEAD = "child_id,authority,sex,date_of_birth,placement_start,placement_end,placement_code,legal_status," \
+    "category_of_need,home_postcode,placement_postcode"
+
+
+@pytest.mark.parametrize("rows, before, twelve_months", [
+    # written in the order they happened, though '01/02/2019' sorts before '14/06/2018' as text:
+    # in care since 14/06/2018, 232 days before the move to Consett on 01/02/2019
+    (["H1,Hartlepool,1,15/06/2005,14/06/2018,01/02/2019,U6,C2,N1,TS24 8AA,TS25 5JX",
+      "H1,Hartlepool,1,15/06/2005,01/02/2019,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ"], 232, "Yes"),
+    # a gap (left care on 01/10/2018, back on 01/02/2019) starts a new period of care
+    (["H1,Hartlepool,1,15/06/2005,14/06/2018,01/10/2018,U6,C2,N1,TS24 8AA,TS25 5JX",
+      "H1,Hartlepool,1,15/06/2005,01/02/2019,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ"], 0, "No"),
+])
+def test_a_register_puts_placements_in_date_order_as_a_return_would(tmp_path, config, rows, before, twelve_months):
+    (tmp_path / "case_register.csv").write_text("\n".join([REGISTER_HEAD] + rows) + "\n")
+    child = run_frame([tmp_path / "case_register.csv"], config).frame.iloc[0]
+    assert child["placement_start"] == dt.date(2019, 2, 1) and child["host_authority"] == "County Durham"
+    assert (child["days_looked_after_before"], child["looked_after_12_months"]) == (before, twelve_months)
+    # the same placements as SSDA903 tables give the same answer
+    header = ["H1,1,15/06/2005,WBRI,,,"]
+    starts = ["S", "P" if before else "S"]
+    episodes = [f"H1,{r.split(',')[4]},{rne},C2,N1,U6,PR4,{r.split(',')[5]},X1,,TS24 8AA,{r.split(',')[-1]},"
+                for r, rne in zip(rows, starts)]
+    returned = run_frame([write_return(tmp_path / "903", header, episodes)], config).frame.iloc[0]
+    assert (returned["days_looked_after_before"], returned["looked_after_12_months"]) == (before, twelve_months)
 
 
 def test_a_window_with_no_eligible_placement_gives_an_empty_frame(tmp_path, config):
