@@ -232,7 +232,9 @@ def _unusual_dates(stacked: Stacked, column: str, rows: np.ndarray, values, prob
     text = pd.Series(values.take(rows).to_pylist(), dtype=object).str.replace(
         r"\s+00:00(:00)?$", "", regex=True)
     parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    forgiven = [("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}", "written as YYYY-MM-DD, read as ISO dates"),
+    # an ISO date may carry a time of day (as databases export it); nothing else may follow a date
+    forgiven = [("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$",
+                 "written as YYYY-MM-DD, read as ISO dates"),
                 ("%d/%m/%y", r"^\d{1,2}/\d{1,2}/\d{2}$", "with two-digit years, read as 19yy/20yy")]
     for fmt, pattern, message in forgiven:
         these = parsed.isna() & text.str.match(pattern)
@@ -242,8 +244,12 @@ def _unusual_dates(stacked: Stacked, column: str, rows: np.ndarray, values, prob
     bad = parsed.isna().to_numpy()
     if bad.any():
         shown = text.to_numpy()
-        problems += stacked.problems(rows[bad], lambda row: f"'{shown[np.searchsorted(rows, row)]}' is not a real date",
-                                     "dates as dd/mm/YYYY, e.g. 01/04/2018", column)
+        # '31/06/2018' is in the right form but no such day; '14-06-2018' or '43265' is not in a form read
+        in_form = (text.str.fullmatch(r"\d{1,2}/\d{1,2}/(?:\d{2}|\d{4})") | text.str.match(forgiven[0][1])).to_numpy()
+        problems += stacked.problems(
+            rows[bad], lambda row: f"'{shown[at := np.searchsorted(rows, row)]}' "
+            + ("is not a real date" if in_form[at] else "is not written as a date this tool reads"),
+            "dates as dd/mm/YYYY, e.g. 01/04/2018 (or YYYY-MM-DD)", column)
     return parsed.to_numpy().astype("datetime64[D]")
 
 @dataclass

@@ -133,6 +133,27 @@ def test_unusual_dates_are_read_with_a_note(tmp_path, config, date_reading):
     assert any("YYYY-MM-DD" in note for note in result.notes)
 
 
+@pytest.mark.parametrize("written, accepted, message", [
+    ("2018-06-14T09:30:00", True, None),
+    ("2018-06-14 09:30", True, None),
+    ("2018-06-14x", False, "'2018-06-14x' is not written as a date this tool reads"),
+    ("2018-06-1400", False, "'2018-06-1400' is not written as a date this tool reads"),
+    ("14-06-2018", False, "'14-06-2018' is not written as a date this tool reads"),
+    ("43265", False, "'43265' is not written as a date this tool reads"),
+    ("2018-06-31", False, "'2018-06-31' is not a real date"),
+    ("31/06/2018", False, "'31/06/2018' is not a real date"),
+])
+def test_only_a_whole_date_is_read(tmp_path, config, date_reading, written, accepted, message):
+    episodes = [GOOD_EPISODES[0].replace("14/06/2018", written)] + GOOD_EPISODES[1:]
+    folder = write_return(tmp_path, GOOD_HEADER, episodes)
+    if accepted:
+        assert str(run_frame([folder], config).frame.loc[0, "placement_start"]) == "2018-06-14"
+        return
+    with pytest.raises(InputProblems) as caught:
+        run_frame([folder], config)
+    assert f"line 2, column DECOM: {message}" in str(caught.value)
+
+
 def test_many_problems_are_listed_with_a_count_of_the_rest(tmp_path, config):
     episodes = [f"1,{day:02d}/13/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB," for day in range(1, 29)]
     with pytest.raises(InputProblems) as caught:
