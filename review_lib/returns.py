@@ -339,8 +339,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
         raise fail(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})",
                    "a CSV file saved from a spreadsheet or a database") from None
     if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
-        text = raw.decode(encoding, errors="replace").splitlines()
-        for number, row in enumerate(csv.reader(text[1:]), start=2):
+        for number, row in _records(raw, encoding):
             if any(cell.strip() for cell in row) and len(row) != len(names) and len(problems) < 20:
                 problems.append(Problem(str(path), f"line {number}", f"has {len(row)} values but the header "
                                         f"names {len(names)} columns", "one value per column"))
@@ -350,7 +349,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     data = table.rename_columns([c.strip().upper() for c in table.column_names])
     if len(data) == 0 and kind not in OPTIONAL_TABLES:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
-    return Table(path, data, _line_numbers(raw, len(data)))
+    return Table(path, data, _line_numbers(raw, len(data), encoding, len(names)))
 
 
 def _encoding_of(raw: bytes, path: Path) -> str:
@@ -390,16 +389,33 @@ def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:
         raise fail(path, "line 1", f"the header row cannot be read ({exc})", "column names separated by commas") from None
 
 
-def _line_numbers(raw: bytes, rows: int) -> np.ndarray:
-    """The file line of each data row; blank lines (which the parser skips) are counted."""
-    # one line per row and the header's leave no room for a blank one: counting newlines is many
-    # times faster than the pattern, which then runs only where there are more lines than that
+def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0) -> np.ndarray:
+    """The file line of each data row: blank lines (which the parser skips) and values in quotes
+    that run over several lines are counted. ``width`` is the header's number of columns."""
+    # one line per row and the header's leave no room for either: counting newlines is many
+    # times faster than reading the records, which then happens only where there are more lines
     lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
-    if lines <= rows + 1 or not re.search(rb"\n[ \t\r]*\n", raw):
+    if lines <= rows + 1:
         return np.arange(2, rows + 2, dtype=np.int64)
-    lines = raw.split(b"\n")
-    numbered = [i for i, line in enumerate(lines[1:], start=2) if line.strip()]
-    return np.array(numbered[:rows] + [0] * max(0, rows - len(numbered)), dtype=np.int64)
+    if b'"' in raw:   # a quoted value may hold line ends: where each record starts needs the CSV reader
+        starts = [line for line, row in _records(raw, encoding) if len(row) == width]
+    elif re.search(rb"\n[ \t\r]*\n", raw):
+        starts = [i for i, line in enumerate(raw.split(b"\n")[1:], start=2) if line.strip()]
+    else:
+        return np.arange(2, rows + 2, dtype=np.int64)
+    return np.array(starts[:rows] + [0] * max(0, rows - len(starts)), dtype=np.int64)
+
+
+def _records(raw: bytes, encoding: str):
+    """(line where it starts, values) of each record after the header, as Python's CSV reader reads them."""
+    import io
+
+    reader = csv.reader(io.StringIO(raw.decode(encoding, errors="replace"), newline=""))
+    next(reader, None)
+    ended = reader.line_num
+    for row in reader:
+        yield ended + 1, row
+        ended = reader.line_num
 
 
 def load_returns(entries: list[AuthorityReturn], notes: Notes) -> None:

@@ -101,6 +101,29 @@ def test_harmless_oddities_are_accepted(tmp_path, config):
         run_frame([folder], config)
 
 
+@pytest.mark.parametrize("blank_lines", [False, True])
+def test_a_value_running_over_several_lines_keeps_later_rows_on_their_own_lines(tmp_path, config, blank_lines):
+    # REASON_PLACE_CHANGE written over four lines (2 to 5), as a free-text export can
+    episodes = [GOOD_EPISODES[0].replace("CARPL", '"moved:\nnearer\nto\nschool"')] + GOOD_EPISODES[1:]
+    episodes[3] = episodes[3].replace(",U4,", ",XX,")   # the fourth record
+    if blank_lines:
+        episodes.insert(1, "")
+    folder = write_return(tmp_path, GOOD_HEADER, episodes)
+    text = (folder / "hartlepool" / "episodes.csv").read_text().splitlines()
+    line = next(number for number, row in enumerate(text, start=1) if ",XX," in row)
+    assert line == (9 if blank_lines else 8)   # worked out by hand: 1 header + 4 + 2 rows (+ 1 blank line)
+    with pytest.raises(InputProblems) as caught:
+        run_frame([folder], config)
+    assert f"line {line}, column PLACE: 'XX' is not a placement code" in str(caught.value)
+    # a record of the wrong length after the long value is named by its own line too
+    (folder / "hartlepool" / "episodes.csv").write_text("\n".join([EPISODES.strip()] + episodes[:3] + ["1,2,3"]) + "\n")
+    short = 8   # 1 header + 4 + 1 + 1, or 1 + 4 + the blank line + 1
+    assert (folder / "hartlepool" / "episodes.csv").read_text().splitlines()[short - 1] == "1,2,3"
+    with pytest.raises(InputProblems) as caught:
+        run_frame([folder], config)
+    assert f"line {short}: has 3 values" in str(caught.value)
+
+
 def test_reviews_and_missing_episodes_are_counted_for_the_placement(tmp_path, config):
     folder = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
     # child 5's placement began 10/05/2017: reviews on 01/06/2017 and 10/05/2018 fall within 12 months,
