@@ -28,12 +28,22 @@ EPILOG = "Exit status: 0 done; 1 a problem in the input (explained above); 2 the
 def staged_output(folder: Path, names: list[str], force: bool):
     """Write a stage's files into a hidden staging folder and move them into ``folder`` only when
     all are written, so a failed run never leaves a half-written output that looks complete."""
+    if folder.exists() and not folder.is_dir():
+        raise fail(folder, "", "is a file, not a folder", "--out naming a folder (made if it does not exist)",
+                   summary="Nothing was written")
     refuse_existing(folder, names, force)
     made = not folder.exists()
     stage = folder / f".staging-{time.time_ns()}"
     stage.mkdir(parents=True)
     try:
-        yield stage
+        try:
+            yield stage
+        except InputProblems as exc:
+            kept = [n for n in names if (folder / n).exists()]
+            if kept:
+                exc.afterwords.append(f"The {', '.join(kept)} already in {folder} are from an earlier run and "
+                                      "were left as they were.")
+            raise
         for item in stage.iterdir():
             target = folder / item.name
             if target.is_dir():
@@ -51,6 +61,17 @@ def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
     if existing and not force:
         raise fail(folder, "", f"already holds {', '.join(existing)} from an earlier run",
                    "--force to replace them, or another --out folder", summary="Nothing was written")
+
+
+def refuse_among_inputs(out: Path, inputs: list[Path], option: str) -> None:
+    """Stop when --out is an input folder, inside one, or the folder an input file is in: a stage never
+    writes among what the user gave it to read."""
+    target = out.resolve()
+    for given in inputs:
+        folder = given.resolve() if given.is_dir() else given.resolve().parent
+        if target == folder or (given.is_dir() and folder in target.parents):
+            raise fail(out, "--out", f"is among the files given to {option} ({given})",
+                       "an --out folder apart from the inputs, e.g. outputs/frame", summary="Nothing was written")
 
 
 def percent(value, option: str) -> float | None:
@@ -108,6 +129,7 @@ def cmd_frame(args) -> int:
     from review_lib.frame import run_frame
 
     config = load_config(args.config)
+    refuse_among_inputs(args.out, args.ssda903, "--ssda903")
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
         say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
         result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None), folder=stage)

@@ -30,12 +30,14 @@ class InputProblems(Exception):
 
     problems: list[Problem] = field(default_factory=list)
     summary: str = "The input has problems"
+    #: lines said after the problems: what was noticed on the way, what was left as it was
+    afterwords: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"{self.summary}:"] + [f"  - {p}" for p in self.problems[:50]]
         if len(self.problems) > 50:
             lines.append(f"  ... and {len(self.problems) - 50} more (see the issues file)")
-        return "\n".join(lines)
+        return "\n".join(lines + self.afterwords)
 
 
 class ReportError(Exception):

@@ -832,18 +832,26 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
     (:attr:`FrameResult.children` and ``excluded_rows`` count them).
     """
     notes = Notes()
-    entries = discover_returns(paths, config, authority, notes)
-    geography = geography or Geography()
-    result = _frame_in_shares(_shares(entries, processes), config, geography, notes, folder)
-    if result is None:
-        load_returns(entries, notes)
-        result = build_frame(config, check_return(entries, notes), geography)
+    try:
+        entries = discover_returns(paths, config, authority, notes)
+        geography = geography or Geography()
+        result = _frame_in_shares(_shares(entries, processes), config, geography, notes, folder)
+        if result is None:
+            load_returns(entries, notes)
+            result = build_frame(config, check_return(entries, notes), geography)
+    except InputProblems as exc:   # what was noticed on the way explains some problems (a file read as cp1252)
+        exc.afterwords += [f"  note: {line}" for line in notes.lines()]
+        raise
     if folder is not None:
         write_frame(result, folder)
     names = [config.names_by_code[e.authority_code] for e in entries]
+    absent = [config.names_by_code[code] for code in sorted(set(config.names_by_code) - {e.authority_code
+                                                                                         for e in entries})]
     read = f"Read the returns of {len(names)} authorities" if len(names) > 3 else \
         "Read the return of " + " and ".join(names)
-    result.notes[:0] = notes.lines() + [read]
+    result.notes[:0] = notes.lines() + [read] + [
+        f"No return was found for {name} in {', '.join(map(str, paths))}: the frame has none of its children "
+        "(is its folder empty, or named otherwise?)" for name in absent]
     return result
 
 

@@ -70,7 +70,7 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
             raise fail(path, "", "the file or folder does not exist",
                        "CSV files or folders holding SSDA903 tables (header.csv, episodes.csv ...)")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
+            found = sorted(_files_under(path))
             for lock in (p for p in found if LOCK_FILE.match(p.name)):
                 if notes is not None:
                     notes.add("Excel or LibreOffice lock files skipped (is a table open in a spreadsheet?)", lock)
@@ -111,6 +111,19 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
                    "CSV files with 'header' and 'episodes' in their names")
     # in the order of their codes, whatever the order of the paths: the outputs are sorted so too
     return sorted(sets.values(), key=lambda entry: entry.authority_code)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its subfolders; a subfolder that cannot be read is refused, not
+    skipped (it may hold an authority's return)."""
+    import os
+
+    def unreadable(error: OSError) -> None:
+        raise fail(error.filename, "", "the folder cannot be read (permission denied?)",
+                   "folders of SSDA903 tables the tool can read")
+
+    return [Path(root) / name for root, _, names in os.walk(folder, onerror=unreadable) for name in names
+            if (Path(root) / name).is_file()]
 
 
 REGISTER_COLUMNS = ["child_id", "authority", "date_of_birth", "placement_start", "placement_end", "placement_code",

@@ -384,3 +384,45 @@ def test_the_outputs_do_not_depend_on_the_order_the_returns_are_given_in(tmp_pat
     # Hartlepool (E06000001) before Stockton-on-Tees (E06000004), as their codes go
     assert list(result.funnel["authority"].unique()) == ["Hartlepool", "Stockton-on-Tees"]
     assert result.children.to_dict() == {"Hartlepool": 2, "Stockton-on-Tees": 1}
+
+
+def test_the_frame_command_keeps_out_of_its_inputs_and_says_what_it_left(tmp_path, capsys):
+    from review_lib.cli import main
+
+    given = write_return(tmp_path / "in", GOOD_HEADER, GOOD_EPISODES)
+    before = sorted((p.name, p.read_bytes()) for p in (given / "hartlepool").iterdir())
+    for out in (given, given / "hartlepool", given / "hartlepool" / "frame"):
+        assert main(["frame", "--ssda903", str(given), "--out", str(out), "--force"]) == 1
+        assert "is among the files given to --ssda903" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("mine")
+    assert main(["frame", "--ssda903", str(given), "--out", str(tmp_path / "a-file")]) == 1
+    assert "a-file: is a file, not a folder" in capsys.readouterr().err
+    # only Hartlepool's return: the frame is built, and says Stockton-on-Tees' is missing
+    assert main(["frame", "--ssda903", str(given), "--out", str(tmp_path / "frame")]) == 0
+    assert "No return was found for Stockton-on-Tees" in capsys.readouterr().out
+    # a failed rerun names what it left; a note made on the way (the file is Windows text) is said too
+    episodes = given / "hartlepool" / "episodes.csv"
+    episodes.write_bytes(episodes.read_bytes().replace(b"CARPL", "CARPL \u2013".encode("cp1252")).replace(b"U4", b"XX"))
+    assert main(["frame", "--ssda903", str(given), "--out", str(tmp_path / "frame"), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "'XX' is not a placement code" in err and "note: files not in UTF-8, read as Windows (cp1252) text" in err
+    assert "frame.csv, excluded.csv, funnel.csv already in" in err and "left as they were" in err
+    assert (tmp_path / "a-file").read_text() == "mine"
+    assert sorted(p.name for p in (given / "hartlepool").iterdir()) == [name for name, _ in before]
+
+
+def test_an_unreadable_folder_among_the_returns_is_refused_not_skipped(tmp_path, config, monkeypatch):
+    import os
+
+    given = write_return(tmp_path / "in", GOOD_HEADER, GOOD_EPISODES)
+    (given / "stockton-on-tees").mkdir()
+    scandir = os.scandir
+
+    def denied(path="."):   # as for a folder without read permission (the tests may run as root)
+        if str(path).endswith("stockton-on-tees"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    with pytest.raises(InputProblems, match="stockton-on-tees: the folder cannot be read"):
+        run_frame([given], config)
