@@ -66,6 +66,7 @@ class Stacked:
 
         self.kind = kind
         self.files = [t.path for _, t in parts]
+        self.labels = [t.labels for _, t in parts]   # each file's own column names, where they differ
         self.supplied_by = sorted({number for number, _ in parts})   # authorities that sent this table
         wanted = REQUIRED[kind] + [c for c in optional if c not in REQUIRED[kind]]
         tables = []
@@ -140,8 +141,9 @@ class Stacked:
         out = []
         children = self.text("CHILD", rows[:limit]) if show_child else [None] * min(limit, len(rows))
         for row, child in zip(rows[:limit], children):
-            where = f"line {self.line[row]}" + (f", column {column}" if column else "") + (
-                f", CHILD {child}" if child is not None else "")
+            named = self.labels[self.file[row]]   # a register's own column names
+            where = f"line {self.line[row]}" + (f", column {named.get(column, column)}" if column else "") + (
+                f", {named.get('CHILD', 'CHILD')} {child}" if child is not None else "")
             text = problem(row) if callable(problem) else problem
             out.append(Problem(str(self.files[self.file[row]]), where, text, allowed))
         if len(rows) > limit:

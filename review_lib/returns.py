@@ -83,7 +83,7 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
     sets: dict[str, AuthorityReturn] = {}
     registers = [p for p in files if is_register(p)]
     for path in registers:
-        for entry in read_register(path, config):
+        for entry in read_register(path, config, notes):
             if entry.authority_code in sets:
                 raise fail(path, "", f"a second source for {config.authority(entry.authority_code).name}",
                            "one register or one SSDA903 return per authority")
@@ -135,22 +135,12 @@ def is_register(path: Path) -> bool:
     return "register" in path.stem.lower() or path.suffix.lower() == ".xlsx"
 
 
-def _register_rows(path: Path) -> pd.DataFrame:
-    """The register as text with its line numbers, from CSV or the first sheet of an .xlsx."""
+def _register_rows(path: Path, notes: Notes) -> pd.DataFrame:
+    """The register as text with its line numbers, from CSV or the sheet of an .xlsx that holds it."""
     import pandas as pd
 
     if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
-                       "the case register template saved as .xlsx or .csv") from None
-        rows = [["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row]
-                for row in sheet.iter_rows(values_only=True)]
-        if not rows:
-            raise fail(path, "", "the workbook is empty", "the case register template")
+        rows = _register_sheet(path, notes)
         table = pd.DataFrame(rows[1:], columns=[str(c).strip().lower() for c in rows[0]], dtype=str)
         table["_line"] = range(2, len(table) + 2)
     else:
@@ -165,19 +155,67 @@ def _register_rows(path: Path) -> pd.DataFrame:
     return table[table[REGISTER_COLUMNS].ne("").any(axis=1)]
 
 
-def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
-    """Turn a case register (one row per placement) into SSDA903-shaped tables per authority."""
+def _register_sheet(path: Path, notes: Notes) -> list[list[str]]:
+    """The rows, as text, of the first sheet whose first row names the register's columns (a sheet
+    of instructions may come first). Dates are written dd/mm/YYYY, whether Excel holds them as dates
+    or as bare day numbers (a date column formatted as 'General')."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.datetime import from_excel
+
+    try:
+        sheets = load_workbook(path, read_only=True, data_only=True).worksheets
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
+                   "the case register template saved as .xlsx or .csv") from None
+    heads = [[str(v).strip().lower() for v in next(sheet.iter_rows(values_only=True), ()) if v is not None]
+             for sheet in sheets]
+    chosen = next((n for n, head in enumerate(heads) if "child_id" in head), 0)
+    if chosen:
+        notes.add(f"the register was read from sheet '{sheets[chosen].title}', the first with its column "
+                  "names", path)
+    dated = [n for n, name in enumerate(heads[chosen]) if name in REGISTER_DATES]
+    rows, serial = [], 0
+    for row in sheets[chosen].iter_rows(values_only=True):
+        row = list(row)
+        for n in dated:
+            if n < len(row) and isinstance(row[n], (int, float)) and not isinstance(row[n], bool) and rows \
+                    and 1 <= row[n] < 2958466:   # Excel's days from 1900 to 9999
+                row[n], serial = from_excel(row[n]), serial + 1
+        rows.append(["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row])
+    if serial:
+        notes.add("register dates stored as Excel day numbers, read as dates", path, serial)
+    if not rows:
+        raise fail(path, "", "the workbook is empty", "the case register template")
+    return rows
+
+
+#: register columns holding dates, and the SSDA903 columns each register column becomes
+REGISTER_DATES = ("date_of_birth", "placement_start", "placement_end")
+REGISTER_LABELS = {"CHILD": "child_id", "DOB": "date_of_birth", "SEX": "sex", "DECOM": "placement_start",
+                   "DEC": "placement_end", "PLACE": "placement_code", "LS": "legal_status",
+                   "CIN": "category_of_need", "HOME_POST": "home_postcode", "PL_POST": "placement_postcode"}
+
+
+def read_register(path: Path, config: ReviewConfig, notes: Notes | None = None) -> list[AuthorityReturn]:
+    """Turn a case register (one row per placement) into SSDA903-shaped tables per authority.
+
+    Problems found later in these tables are reported with the register's own column names.
+    """
     import pandas as pd
 
-    table = _register_rows(path)
+    table = _register_rows(path, notes if notes is not None else Notes())
+    if table.empty:
+        raise fail(path, "", "the register has no rows under its column names", "one row per placement")
     codes, problems = [], []
     for line, value in zip(table["_line"], table["authority"]):
         try:
             codes.append(config.authority(value).code)
         except KeyError:
             codes.append("")
-            problems.append(Problem(str(path), f"line {line}, column authority", f"'{value}' is not one of the "
-                                    "review's authorities", ", ".join(a.name for a in config.authorities)))
+            why = "the authority is blank (in a spreadsheet, merged cells leave all but the first blank)" \
+                if not value else f"'{value}' is not one of the review's authorities"
+            problems.append(Problem(str(path), f"line {line}, column authority", why,
+                                    ", ".join(a.name for a in config.authorities)))
     if problems:
         raise InputProblems(problems[:20], f"{path.name} cannot be read")
     # placements in the order they happened (dd/mm/YYYY text sorts by day of the month)
@@ -197,8 +235,8 @@ def read_register(path: Path, config: ReviewConfig) -> list[AuthorityReturn]:
                                  "DEC": rows["placement_end"], "HOME_POST": rows["home_postcode"],
                                  "PL_POST": rows["placement_postcode"], "_line": rows["_line"]})
         entries.append(AuthorityReturn(code, {"header": path, "episodes": path},
-                                       {"header": Table.from_pandas(path, header),
-                                        "episodes": Table.from_pandas(path, episodes)}))
+                                       {"header": Table.from_pandas(path, header, REGISTER_LABELS),
+                                        "episodes": Table.from_pandas(path, episodes, REGISTER_LABELS)}))
     return entries
 
 
@@ -247,6 +285,8 @@ class Table:
     path: Path
     data: object   # pyarrow.Table of strings
     lines: np.ndarray
+    #: the file's own name for a column, where it is not the SSDA903 name (a case register's)
+    labels: dict[str, str] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         df = self.data.to_pandas()
@@ -254,13 +294,13 @@ class Table:
         return df
 
     @classmethod
-    def from_pandas(cls, path: Path, df: pd.DataFrame) -> "Table":
+    def from_pandas(cls, path: Path, df: pd.DataFrame, labels: dict[str, str] | None = None) -> "Table":
         import pyarrow as pa
 
         columns = [c for c in df.columns if c != "_line"]
         data = pa.table({c: pa.array(df[c].fillna("").astype(str).to_numpy(dtype=object), pa.string())
                          for c in columns})
-        return cls(path, data, df["_line"].to_numpy())
+        return cls(path, data, df["_line"].to_numpy(), dict(labels or {}))
 
 
 class Notes:

@@ -426,3 +426,39 @@ def test_an_unreadable_folder_among_the_returns_is_refused_not_skipped(tmp_path,
     monkeypatch.setattr(os, "scandir", denied)
     with pytest.raises(InputProblems, match="stockton-on-tees: the folder cannot be read"):
         run_frame([given], config)
+
+
+def test_a_register_workbook_as_councils_keep_them(tmp_path, config):
+    from openpyxl import Workbook
+
+    head = REGISTER_HEAD.split(",")
+    wb = Workbook()
+    wb.active.title = "Read me"
+    wb.active.append(["How to fill this in"])   # instructions first: the register is the next sheet
+    register = wb.create_sheet("Register")
+    register.append(head)
+    # dates as Excel day numbers (a date column left as 'General'): 38518 is 15/06/2005, 43265 14/06/2018
+    register.append(["H1", "Hartlepool", "1", 38518, 43265, None, "U6", "C2", "N1", "TS24 8AA", "DL14 6AB"])
+    wb.save(tmp_path / "register.xlsx")
+    result = run_frame([tmp_path / "register.xlsx"], config)
+    child = result.frame.iloc[0]
+    assert (child["placement_start"], child["age_at_placement"]) == (dt.date(2018, 6, 14), 12)
+    assert any("read from sheet 'Register'" in note for note in result.notes)
+    assert any("Excel day numbers, read as dates: 2" in note for note in result.notes)
+    # problems are named by the register's own columns, not the SSDA903 ones it is turned into
+    register.append(["H2", "Hartlepool", "1", "01/01/2006", "31/06/2018", None, "U6", "C2", "N1", "TS24 8AA", "DL14 6A"])
+    register.append(["H3", None, "1", "01/01/2006", "01/03/2018", None, "U6", "C2", "N1", "TS24 8AA", "DL14 6AB"])
+    wb.save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems, match="line 4, column authority: the authority is blank"):
+        run_frame([tmp_path / "register.xlsx"], config)
+    register["B4"] = "Hartlepool"
+    wb.save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems) as caught:
+        run_frame([tmp_path / "register.xlsx"], config)
+    assert "line 3, column placement_start: '31/06/2018' is not a real date" in str(caught.value)
+    assert "line 3, column placement_postcode: 'DL14 6A' is not a postcode" in str(caught.value)
+    empty = Workbook()
+    empty.active.append(head)
+    empty.save(tmp_path / "empty_register.xlsx")
+    with pytest.raises(InputProblems, match="the register has no rows"):
+        run_frame([tmp_path / "empty_register.xlsx"], config)
