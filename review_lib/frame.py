@@ -343,7 +343,8 @@ def _classified_column(episodes: Stacked, column: str) -> tuple[tuple[np.ndarray
         shown = episodes.column(column)
         problems = episodes.problems(
             bad, lambda row: f"'{shown[int(row)].as_py()}' is not a postcode",
-            "a full postcode (TS24 8AA), a postcode sector (TS24 8) or district (TS24), or blank", column)
+            "a full postcode (TS24 8AA), a postcode sector (TS24 8) or district (TS24), ZZ99 3VZ for no fixed "
+            "abode, or blank", column)
     return (level, codes), problems
 
 
@@ -434,17 +435,22 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.n
                                       "the SSDA903 PLACE codes: " + " ".join(sorted(codes)), "PLACE")
     start, end = dates["DECOM"], dates["DEC"]
     backwards = np.flatnonzero(end < start)   # NaT compares false: a bad date is reported once, as itself
+    written = lambda name, row: episodes.column(name)[int(row)].as_py() or "blank"   # noqa: E731
     if len(backwards):
-        problems += episodes.problems(backwards, "the episode ends (DEC) before it starts (DECOM)",
-                                      "DEC on or after DECOM")
+        problems += episodes.problems(
+            backwards, lambda row: f"the episode ends (DEC {written('DEC', row)}) before it starts "
+            f"(DECOM {written('DECOM', row)})", "DEC on or after DECOM")
     same_child = key[order][1:] == key[order][:-1]
     next_start, this_end = start[order][1:], end[order][:-1]
     dated = ~np.isnat(start[order])
     overlap = same_child & dated[1:] & dated[:-1] & (np.isnat(this_end) | (this_end > next_start))
     if overlap.any():
-        problems += episodes.problems(np.sort(order[:-1][overlap]), "this episode overlaps the child's next episode",
-                                      "episodes of one child that follow one another (DEC of one <= DECOM of the next)",
-                                      show_child=True)
+        following = dict(zip(order[:-1][overlap], order[1:][overlap]))
+        problems += episodes.problems(
+            np.sort(order[:-1][overlap]), lambda row: f"this episode (DECOM {written('DECOM', row)}, DEC "
+            f"{written('DEC', row)}) overlaps the child's next one (line {episodes.line[following[row]]}, DECOM "
+            f"{written('DECOM', following[row])})",
+            "episodes of one child that follow one another (DEC of one <= DECOM of the next)", show_child=True)
     return problems
 
 

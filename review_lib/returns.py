@@ -48,8 +48,14 @@ class AuthorityReturn:
 
 
 # -- finding and reading the files ------------------------------------------------------------
+#: other SSDA903 tables whose names hold a word the frame looks for (the social workers' episodes)
+OTHER_TABLES = re.compile(r"sw[\W_]?episode|social[\W_]?worker")
+
+
 def _table_kind(path: Path) -> str | None:
     name = path.stem.lower()
+    if OTHER_TABLES.search(name):
+        return None
     for kind in ("header", "episodes", "missing", "reviews"):
         if kind in name or (kind == "episodes" and "episode" in name):
             return kind
@@ -78,6 +84,8 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
                       and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls")]
         else:
             files.append(path)
+    seen: set[Path] = set()   # a folder or file given twice is read once
+    files = [p for p in files if not (p.resolve() in seen or seen.add(p.resolve()))]
     if not files:
         raise fail(paths[0], "", "no SSDA903 tables were found", "CSV files named like header.csv and episodes.csv")
     sets: dict[str, AuthorityReturn] = {}
@@ -93,6 +101,9 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
             continue
         kind = _table_kind(path)
         if kind is None:
+            if path in paths and notes is not None:   # named on its own, so the user meant it to be read
+                notes.add("files given but not read: their names name no header, episodes, missing or reviews "
+                          "table", path)
             continue
         code = _authority_of(path, config, authority)
         entry = sets.setdefault(code, AuthorityReturn(code, {}))
@@ -267,6 +278,10 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
         for name, code, la_code in named:
             if folder in (name, code) or folder.startswith(code):
                 return la_code
+        # the name with more after it: "Hartlepool 2019" (the longest name, should one begin another)
+        longer = sorted((len(name), la_code) for name, _, la_code in named if folder.startswith(name))
+        if longer:
+            return longer[-1][1]
         # a short form of one authority's name: "stockton" for Stockton-on-Tees
         short = [la_code for name, _, la_code in named if len(folder) >= 4 and name.startswith(folder)]
         if len(short) == 1:

@@ -62,13 +62,15 @@ def test_eligibility_geography_and_indicators(tmp_path, config):
 
 @pytest.mark.parametrize("header_rows, episode_rows, message", [
     (GOOD_HEADER, ["1,31/02/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "line 2, column DECOM"),
-    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/02/2018,X1,,TS24 8AA,DL14 6AB,"], "ends (DEC) before it starts"),
+    (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/02/2018,X1,,TS24 8AA,DL14 6AB,"], "line 2: the episode ends (DEC 01/02/2018) before it starts (DECOM 01/03/2018)"),
     (GOOD_HEADER, ["9,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "in Episodes but not in Header"),
     (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,Q9,PR4,,,,TS24 8AA,DL14 6AB,"], "'Q9' is not a placement code"),
     (GOOD_HEADER + ["1,1,16/06/2005,WBRI,,,"], ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"],
      "conflicting dates of birth"),
     (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,01/06/2018,X1,,TS24 8AA,DL14 6AB,",
-                   "1,01/05/2018,P,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "overlaps"),
+                   "1,01/05/2018,P,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"],
+     "line 2, CHILD 1: this episode (DECOM 01/03/2018, DEC 01/06/2018) overlaps the child's next one "
+     "(line 3, DECOM 01/05/2018)"),
     (GOOD_HEADER, ["1,01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6A,"], "line 2, column PL_POST: 'DL14 6A' is not a postcode"),
     (GOOD_HEADER, [",01/03/2018,S,C2,N1,U6,PR4,,,,TS24 8AA,DL14 6AB,"], "line 2, column CHILD: the CHILD id is blank"),
     # rows of nothing but commas: read as records, then dropped as blank, leaving none
@@ -462,3 +464,15 @@ def test_a_register_workbook_as_councils_keep_them(tmp_path, config):
     empty.save(tmp_path / "empty_register.xlsx")
     with pytest.raises(InputProblems, match="the register has no rows"):
         run_frame([tmp_path / "empty_register.xlsx"], config)
+
+
+def test_a_whole_export_folder_and_loosely_given_paths(tmp_path, config):
+    given = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    folder = given / "hartlepool"
+    # the social workers' episodes table of a full SSDA903 export is not a second episodes table
+    (folder / "sw_episodes.csv").write_text("CHILD,SW_ID,SW_DECOM\n1,A1,14/06/2018\n")
+    dated = folder.rename(given / "Hartlepool 2019")   # a folder named after the authority, and more
+    (tmp_path / "notes.doc").write_text("not a table")
+    result = run_frame([dated, dated, dated / "episodes.csv", tmp_path / "notes.doc"], config)
+    assert list(result.frame["child_id"]) == ["1", "5"]   # each file read once
+    assert any(note.startswith("files given but not read") and "notes.doc" in note for note in result.notes)
