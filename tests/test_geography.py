@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from review_lib.config import table
 from review_lib.geography import Geography, adjoining_authorities, miles_between, normalise_postcode
 
 
@@ -43,6 +44,15 @@ def test_adjacency_matches_the_councils_own_description():
     assert adjoining_authorities("E06000001") == {"E06000047", "E06000004"}
     assert adjoining_authorities("E06000004") == {"E06000001", "E06000047", "E06000005", "E06000002",
                                                   "E06000003", "E06000065"}
+
+
+def test_no_authority_in_great_britain_adjoins_one_across_the_irish_sea():
+    # Northern Ireland's points read on the wrong grid once sat near Chester and were joined to it
+    pairs = table("adjoining_authorities")
+    across = pairs[pairs["authority_code"].str[0].ne(pairs["adjoining_code"].str[0])
+                   & (pairs["authority_code"].str.startswith("N") | pairs["adjoining_code"].str.startswith("N"))]
+    assert across.empty, across.head().to_string()
+    assert "E06000050" in adjoining_authorities("E06000051")   # Cheshire West and Chester - Shropshire
 
 
 def test_distance_is_straight_line_miles():
