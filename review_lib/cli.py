@@ -65,9 +65,25 @@ def refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def refuse_among_inputs(out: Path, inputs: list[Path], option: str) -> None:
     """Stop when --out is an input folder, inside one, or the folder an input file is in: a stage never
-    writes among what the user gave it to read."""
+    writes among what the user gave it to read.
+
+    Parameters
+    ----------
+    out
+        The stage's ``--out`` folder.
+    inputs
+        The files and folders given to ``option``; those that do not exist are left to the stage,
+        which says so.
+    option
+        The option the inputs were given to, for the message.
+
+    Raises
+    ------
+    InputProblems
+        When ``out`` is among the inputs.
+    """
     target = out.resolve()
-    for given in inputs:
+    for given in (path for path in inputs if path.exists()):
         folder = given.resolve() if given.is_dir() else given.resolve().parent
         if target == folder or (given.is_dir() and folder in target.parents):
             raise fail(out, "--out", f"is among the files given to {option} ({given})",

@@ -22,7 +22,8 @@ import pandas as pd
 from review_lib.config import ReviewConfig, age_groups, distance_bands, table, text_matrix
 from review_lib.errors import InputProblems, Problem
 from review_lib.geography import LEVELS, Geography, adjoining_authorities, classify_postcodes, miles_between
-from review_lib.returns import _THREADS, REQUIRED, AuthorityReturn, Notes, Table, discover_returns, load_returns
+from review_lib.returns import (_THREADS, REQUIRED, AuthorityReturn, Notes, Table, date_in_a_form_read,
+                                discover_returns, load_returns, read_date_text)
 
 POSTCODE_COLUMNS = {"HOME_POST", "PL_POST"}
 CODE_COLUMNS = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE"]
@@ -131,6 +132,10 @@ class Stacked:
         for number in np.flatnonzero(counts):
             notes.add(message, self.files[number], int(counts[number]))
 
+    def written(self, name: str, row: int) -> str:
+        """A column's value in one row as written, after the column's name in that row's file ('DEC 01/02/2019')."""
+        return f"{self.labels[self.file[row]].get(name, name)} {self.column(name)[int(row)].as_py() or 'blank'}"
+
     def text(self, name: str, rows: np.ndarray) -> list[str]:
         return self.column(name).take(rows).to_pylist()
 
@@ -231,23 +236,15 @@ def _day_numbers(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.nda
 def _unusual_dates(stacked: Stacked, column: str, rows: np.ndarray, values, problems: list[Problem],
                    notes: Notes) -> np.ndarray:
     """Dates not in the standard dd/mm/YYYY form: forgiven with a note where unambiguous."""
-    text = pd.Series(values.take(rows).to_pylist(), dtype=object).str.replace(
-        r"\s+00:00(:00)?$", "", regex=True)
-    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    # an ISO date may carry a time of day (as databases export it); nothing else may follow a date
-    forgiven = [("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$",
-                 "written as YYYY-MM-DD, read as ISO dates"),
-                ("%d/%m/%y", r"^\d{1,2}/\d{1,2}/\d{2}$", "with two-digit years, read as 19yy/20yy")]
-    for fmt, pattern, message in forgiven:
-        these = parsed.isna() & text.str.match(pattern)
-        if these.any():
-            parsed[these] = pd.to_datetime(text[these].str[:10], format=fmt, errors="coerce")
-            stacked.note(notes, f"{column} dates {message}", rows[these.to_numpy()])
+    text = pd.Series(values.take(rows).to_pylist(), dtype=object)
+    parsed, forms = read_date_text(text)
+    for message, these in forms.items():
+        stacked.note(notes, f"{column} dates {message}", rows[these])
     bad = parsed.isna().to_numpy()
     if bad.any():
         shown = text.to_numpy()
         # '31/06/2018' is in the right form but no such day; '14-06-2018' or '43265' is not in a form read
-        in_form = (text.str.fullmatch(r"\d{1,2}/\d{1,2}/(?:\d{2}|\d{4})") | text.str.match(forgiven[0][1])).to_numpy()
+        in_form = date_in_a_form_read(text)
         problems += stacked.problems(
             rows[bad], lambda row: f"'{shown[at := np.searchsorted(rows, row)]}' "
             + ("is not a real date" if in_form[at] else "is not written as a date this tool reads"),
@@ -435,11 +432,10 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.n
                                       "the SSDA903 PLACE codes: " + " ".join(sorted(codes)), "PLACE")
     start, end = dates["DECOM"], dates["DEC"]
     backwards = np.flatnonzero(end < start)   # NaT compares false: a bad date is reported once, as itself
-    written = lambda name, row: episodes.column(name)[int(row)].as_py() or "blank"   # noqa: E731
     if len(backwards):
         problems += episodes.problems(
-            backwards, lambda row: f"the episode ends (DEC {written('DEC', row)}) before it starts "
-            f"(DECOM {written('DECOM', row)})", "DEC on or after DECOM")
+            backwards, lambda row: f"the episode ends ({episodes.written('DEC', row)}) before it starts "
+            f"({episodes.written('DECOM', row)})", "an end on or after the start")
     same_child = key[order][1:] == key[order][:-1]
     next_start, this_end = start[order][1:], end[order][:-1]
     dated = ~np.isnat(start[order])
@@ -447,10 +443,11 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.n
     if overlap.any():
         following = dict(zip(order[:-1][overlap], order[1:][overlap]))
         problems += episodes.problems(
-            np.sort(order[:-1][overlap]), lambda row: f"this episode (DECOM {written('DECOM', row)}, DEC "
-            f"{written('DEC', row)}) overlaps the child's next one (line {episodes.line[following[row]]}, DECOM "
-            f"{written('DECOM', following[row])})",
-            "episodes of one child that follow one another (DEC of one <= DECOM of the next)", show_child=True)
+            np.sort(order[:-1][overlap]), lambda row: f"this episode ({episodes.written('DECOM', row)}, "
+            f"{episodes.written('DEC', row)}) overlaps the child's next one (line {episodes.line[following[row]]}, "
+            f"{episodes.written('DECOM', following[row])})",
+            "episodes of one child that follow one another (each ends on or before the next one starts)",
+            show_child=True)
     return problems
 
 
@@ -859,7 +856,7 @@ def run_frame(paths: list[Path], config: ReviewConfig, authority: str | None = N
         "Read the return of " + " and ".join(names)
     result.notes[:0] = notes.lines() + [read] + [
         f"No return was found for {name} in {', '.join(map(str, paths))}: the frame has none of its children "
-        "(is its folder empty, or named otherwise?)" for name in absent]
+        "(is its folder empty or named otherwise, or is it missing from the register?)" for name in absent]
     return result
 
 

@@ -49,7 +49,7 @@ class AuthorityReturn:
 
 # -- finding and reading the files ------------------------------------------------------------
 #: other SSDA903 tables whose names hold a word the frame looks for (the social workers' episodes)
-OTHER_TABLES = re.compile(r"sw[\W_]?episode|social[\W_]?worker")
+OTHER_TABLES = re.compile(r"(?:sw|social[\W_]?work(?:er)?s?)[\W_]?episode|episodes?[\W_]?(?:sw|social)")
 
 
 def _table_kind(path: Path) -> str | None:
@@ -84,8 +84,10 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
                       and p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xls")]
         else:
             files.append(path)
-    seen: set[Path] = set()   # a folder or file given twice is read once
-    files = [p for p in files if not (p.resolve() in seen or seen.add(p.resolve()))]
+    unique: dict[Path, Path] = {}   # a file or folder given twice is read once
+    for found_path in files:
+        unique.setdefault(found_path.resolve(), found_path)
+    files = list(unique.values())
     if not files:
         raise fail(paths[0], "", "no SSDA903 tables were found", "CSV files named like header.csv and episodes.csv")
     sets: dict[str, AuthorityReturn] = {}
@@ -125,16 +127,21 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
 
 
 def _files_under(folder: Path) -> list[Path]:
-    """Every file in ``folder`` and its subfolders; a subfolder that cannot be read is refused, not
-    skipped (it may hold an authority's return)."""
+    """Every file in ``folder`` and its subfolders, linked ones too; a subfolder that cannot be read is
+    refused, not skipped (it may hold an authority's return)."""
     import os
 
     def unreadable(error: OSError) -> None:
         raise fail(error.filename, "", "the folder cannot be read (permission denied?)",
                    "folders of SSDA903 tables the tool can read")
 
-    return [Path(root) / name for root, _, names in os.walk(folder, onerror=unreadable) for name in names
-            if (Path(root) / name).is_file()]
+    files, seen = [], set()
+    # a linked folder is followed (a return may be linked in), each real folder once (a link may loop)
+    for root, folders, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        seen.add(os.path.realpath(root))
+        folders[:] = [f for f in folders if os.path.realpath(os.path.join(root, f)) not in seen]
+        files += [Path(root) / name for name in names if (Path(root) / name).is_file()]
+    return files
 
 
 REGISTER_COLUMNS = ["child_id", "authority", "date_of_birth", "placement_start", "placement_end", "placement_code",
@@ -178,7 +185,7 @@ def _register_sheet(path: Path, notes: Notes) -> list[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
                    "the case register template saved as .xlsx or .csv") from None
-    heads = [[str(v).strip().lower() for v in next(sheet.iter_rows(values_only=True), ()) if v is not None]
+    heads = [["" if v is None else str(v).strip().lower() for v in next(sheet.iter_rows(values_only=True), ())]
              for sheet in sheets]
     chosen = next((n for n, head in enumerate(heads) if "child_id" in head), 0)
     if chosen:
@@ -190,7 +197,7 @@ def _register_sheet(path: Path, notes: Notes) -> list[list[str]]:
         row = list(row)
         for n in dated:
             if n < len(row) and isinstance(row[n], (int, float)) and not isinstance(row[n], bool) and rows \
-                    and 1 <= row[n] < 2958466:   # Excel's days from 1900 to 9999
+                    and EXCEL_DAYS[0] <= row[n] < EXCEL_DAYS[1]:
                 row[n], serial = from_excel(row[n]), serial + 1
         rows.append(["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row])
     if serial:
@@ -200,17 +207,46 @@ def _register_sheet(path: Path, notes: Notes) -> list[list[str]]:
     return rows
 
 
-#: register columns holding dates, and the SSDA903 columns each register column becomes
+#: register columns holding dates
 REGISTER_DATES = ("date_of_birth", "placement_start", "placement_end")
-REGISTER_LABELS = {"CHILD": "child_id", "DOB": "date_of_birth", "SEX": "sex", "DECOM": "placement_start",
-                   "DEC": "placement_end", "PLACE": "placement_code", "LS": "legal_status",
-                   "CIN": "category_of_need", "HOME_POST": "home_postcode", "PL_POST": "placement_postcode"}
+#: Excel's day numbers read as dates: 1930 to 2099 (a year typed alone, 2005, is day 2005 of 1900:
+#: it is left as written and refused, not read as 1905)
+EXCEL_DAYS = (10959, 73051)
+
+
+@lru_cache(maxsize=1)
+def register_labels() -> dict[str, str]:
+    """Each SSDA903 column a register column becomes, mapped to the register's name for it
+    (``data_templates/case_register_columns.csv``, column ``ssda903``)."""
+    from review_lib.config import table as domain_table
+
+    columns = domain_table("case_register_columns")
+    return {ssda: name for name, ssda in zip(columns["column"], columns["ssda903"]) if ssda}
 
 
 def read_register(path: Path, config: ReviewConfig, notes: Notes | None = None) -> list[AuthorityReturn]:
     """Turn a case register (one row per placement) into SSDA903-shaped tables per authority.
 
-    Problems found later in these tables are reported with the register's own column names.
+    Parameters
+    ----------
+    path
+        The register, CSV or .xlsx (the project's template, ``data_templates/case_register_template.csv``).
+    config
+        The review's settings: which authorities the rows may name.
+    notes
+        Where harmless oddities are told (a sheet chosen, dates held as Excel day numbers).
+
+    Returns
+    -------
+    list of AuthorityReturn
+        One per authority in the register, with header and episodes tables whose problems are later
+        reported by the register's own column names and lines. A child's placements are put in date
+        order; a gap between one's end and the next one's start begins a new period of care.
+
+    Raises
+    ------
+    InputProblems
+        An unreadable file, missing columns, no rows, or an authority that is not the review's.
     """
     import pandas as pd
 
@@ -230,34 +266,78 @@ def read_register(path: Path, config: ReviewConfig, notes: Notes | None = None) 
     if problems:
         raise InputProblems(problems[:20], f"{path.name} cannot be read")
     # placements in the order they happened (dd/mm/YYYY text sorts by day of the month)
-    table = table.assign(_code=codes, _start=_day_order(table["placement_start"]), _end=_day_order(
-        table["placement_end"])).sort_values(["_code", "child_id", "_start"], kind="stable", na_position="last")
+    table = table.assign(_code=codes, _start=read_date_text(table["placement_start"])[0], _end=read_date_text(
+        table["placement_end"])[0]).sort_values(["_code", "child_id", "_start"], kind="stable", na_position="last")
     entries = []
     for code, rows in table.groupby("_code", sort=False):
         # a period of care starts at a child's first placement, or after a gap in which they left care
         ended_before = rows["_end"].groupby(rows["child_id"]).shift() < rows["_start"]
         first = ~rows["child_id"].duplicated() | ended_before
-        column = lambda name: rows[name] if name in rows else ""
-        header = pd.DataFrame({"CHILD": rows["child_id"], "SEX": column("sex"), "DOB": rows["date_of_birth"],
-                               "_line": rows["_line"]}).drop_duplicates(["CHILD", "DOB"])
-        episodes = pd.DataFrame({"CHILD": rows["child_id"], "DECOM": rows["placement_start"],
-                                 "RNE": first.map({True: "S", False: "P"}), "LS": column("legal_status"),
-                                 "CIN": column("category_of_need"), "PLACE": rows["placement_code"].str.upper(),
-                                 "DEC": rows["placement_end"], "HOME_POST": rows["home_postcode"],
-                                 "PL_POST": rows["placement_postcode"], "_line": rows["_line"]})
+        named = {ssda: rows[name] if name in rows else "" for ssda, name in register_labels().items()}
+        header = pd.DataFrame({c: named[c] for c in ("CHILD", "SEX", "DOB")} | {"_line": rows["_line"]}
+                              ).drop_duplicates(["CHILD", "DOB"])
+        episodes = pd.DataFrame({c: named[c] for c in ("CHILD", "DECOM")} | {"RNE": first.map({True: "S", False: "P"})}
+                                | {c: named[c] for c in ("LS", "CIN", "PLACE", "DEC", "HOME_POST", "PL_POST")}
+                                | {"_line": rows["_line"]})
         entries.append(AuthorityReturn(code, {"header": path, "episodes": path},
-                                       {"header": Table.from_pandas(path, header, REGISTER_LABELS),
-                                        "episodes": Table.from_pandas(path, episodes, REGISTER_LABELS)}))
+                                       {"header": Table.from_pandas(path, header, register_labels()),
+                                        "episodes": Table.from_pandas(path, episodes, register_labels())}))
     return entries
 
 
-def _day_order(text: pd.Series) -> pd.Series:
-    """Register dates as dates, to put placements in order: dd/mm/YYYY, or ISO; anything else is
-    NaT here and is reported, with its line, when the tables are checked."""
+#: the forms of date forgiven besides dd/mm/YYYY: (strptime format, pattern, what the note says)
+#: an ISO date may carry a time of day (as databases export it); nothing else may follow a date
+FORGIVEN_DATES = [("%Y-%m-%d", r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$",
+                   "written as YYYY-MM-DD, read as ISO dates"),
+                  ("%d/%m/%y", r"^\d{1,2}/\d{1,2}/\d{2}$", "with two-digit years, read as 19yy/20yy")]
+
+
+def read_date_text(text: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """Dates written as text in any form the tool reads: dd/mm/YYYY (a midnight time after it is
+    dropped), or one of :data:`FORGIVEN_DATES`.
+
+    Parameters
+    ----------
+    text
+        The dates as written.
+
+    Returns
+    -------
+    tuple
+        The dates (NaT where the text is blank, in no form read, or no real day), and for each
+        forgiven form read, its note and a mask of the values read in it.
+    """
     import pandas as pd
 
-    day = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    return day.fillna(pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce"))
+    text = text.astype(object).str.replace(r"\s+00:00(:00)?$", "", regex=True)
+    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    forms = {}
+    for fmt, pattern, message in FORGIVEN_DATES:
+        these = (parsed.isna() & text.str.match(pattern)).fillna(False)
+        if these.any():
+            parsed[these] = pd.to_datetime(text[these].str[:10], format=fmt, errors="coerce")
+            forms[message] = these.to_numpy(dtype=bool)
+    return parsed, forms
+
+
+def date_in_a_form_read(text: pd.Series) -> np.ndarray:
+    """Whether each text is in a form :func:`read_date_text` reads (if it is not a date, it is no real day)."""
+    text = text.astype(object).str.replace(r"\s+00:00(:00)?$", "", regex=True)
+    return (text.str.fullmatch(r"\d{1,2}/\d{1,2}/(?:\d{2}|\d{4})")
+            | text.str.match(FORGIVEN_DATES[0][1])).fillna(False).to_numpy(dtype=bool)
+
+
+def _named_first(folder: str, named) -> str | None:
+    """The authority whose whole name opens the folder's name, words apart from what follows
+    ("Hartlepool 2019", "Stockton-on-Tees_returns"); the most words first, so a name that begins
+    another is not taken for it."""
+    words = [w for w in re.split(r"[\s_.-]+", folder) if w]
+    for count in range(len(words) - 1, 0, -1):
+        opening = slug("".join(words[:count]))
+        found = [la_code for name, _, la_code in named if name == opening]
+        if found:
+            return found[0]
+    return None
 
 
 @lru_cache(maxsize=8)
@@ -278,10 +358,8 @@ def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> st
         for name, code, la_code in named:
             if folder in (name, code) or folder.startswith(code):
                 return la_code
-        # the name with more after it: "Hartlepool 2019" (the longest name, should one begin another)
-        longer = sorted((len(name), la_code) for name, _, la_code in named if folder.startswith(name))
-        if longer:
-            return longer[-1][1]
+        if part == path.parent.name and (code := _named_first(part, named)):
+            return code
         # a short form of one authority's name: "stockton" for Stockton-on-Tees
         short = [la_code for name, _, la_code in named if len(folder) >= 4 and name.startswith(folder)]
         if len(short) == 1:
@@ -393,16 +471,22 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
         ragged.append(row)
         return "skip"
 
-    def parse(encoding: str, names: list[str]):
+    def parse(encoding: str, names: list[str], newlines_in_values: bool = False):
         used = [n for n in names if n.strip().upper() in USED[kind]] if kind in USED else names
+        ragged.clear()
         return pacsv.read_csv(
             pa.py_buffer(raw), read_options=pacsv.ReadOptions(encoding=encoding),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_ragged, newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in used}, include_columns=used,
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
 
     try:
-        table = parse(encoding, names)
+        try:
+            table = parse(encoding, names)
+        except pa.ArrowInvalid as exc:   # a quoted value holding line ends: slower, so only when needed
+            if "newlines_in_values" not in str(exc):
+                raise
+            table = parse(encoding, names, newlines_in_values=True)
     except pa.ArrowInvalid as exc:   # e.g. a quote never closed
         raise fail(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})",
                    "a CSV file saved from a spreadsheet or a database") from None
@@ -460,12 +544,15 @@ def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:
 def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0) -> np.ndarray:
     """The file line of each data row: blank lines (which the parser skips) and values in quotes
     that run over several lines are counted. ``width`` is the header's number of columns."""
-    # one line per row and the header's leave no room for either: counting newlines is many
+    # one line per row and the header's leave no room for either: counting line ends is many
     # times faster than reading the records, which then happens only where there are more lines
-    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
-    if lines <= rows + 1:
+    end = len(raw)
+    while end and raw[end - 1] in b" \t\r\n":   # blank lines at the end hold no row (not copied off)
+        end -= 1
+    ends = raw.count(b"\n", 0, end) or raw.count(b"\r", 0, end)   # old Mac files end lines with CR alone
+    if ends + 1 <= rows + 1:
         return np.arange(2, rows + 2, dtype=np.int64)
-    if b'"' in raw:   # a quoted value may hold line ends: where each record starts needs the CSV reader
+    if b'"' in raw or b"\n" not in raw:   # a quoted value may hold line ends: the CSV reader finds record starts
         starts = [line for line, row in _records(raw, encoding) if len(row) == width]
     elif re.search(rb"\n[ \t\r]*\n", raw):
         starts = [i for i, line in enumerate(raw.split(b"\n")[1:], start=2) if line.strip()]

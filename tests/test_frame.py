@@ -247,8 +247,12 @@ REGISTER_HEAD = "child_id,authority,sex,date_of_birth,placement_start,placement_
     # in care since 14/06/2018, 232 days before the move to Consett on 01/02/2019
     (["H1,Hartlepool,1,15/06/2005,14/06/2018,01/02/2019,U6,C2,N1,TS24 8AA,TS25 5JX",
       "H1,Hartlepool,1,15/06/2005,01/02/2019,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ"], 232, "Yes"),
-    # a gap (left care on 01/10/2018, back on 01/02/2019) starts a new period of care
-    (["H1,Hartlepool,1,15/06/2005,14/06/2018,01/10/2018,U6,C2,N1,TS24 8AA,TS25 5JX",
+    # the same, listed the other way round, in two-digit years and with a midnight time (forms the frame reads)
+    (["H1,Hartlepool,1,15/06/2005,01/02/2019 00:00,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ",
+      "H1,Hartlepool,1,15/06/2005,14/06/18,01/02/19,U6,C2,N1,TS24 8AA,TS25 5JX"], 232, "Yes"),
+    # a gap (left care on 01/10/2018, back on 01/02/2019) starts a new period of care, where the
+    # text and the dates agree on the order: without the gap it would be 245 days since 01/06/2018
+    (["H1,Hartlepool,1,15/06/2005,01/06/2018,01/10/2018,U6,C2,N1,TS24 8AA,TS25 5JX",
       "H1,Hartlepool,1,15/06/2005,01/02/2019,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ"], 0, "No"),
 ])
 def test_a_register_puts_placements_in_date_order_as_a_return_would(tmp_path, config, rows, before, twelve_months):
@@ -258,9 +262,10 @@ def test_a_register_puts_placements_in_date_order_as_a_return_would(tmp_path, co
     assert (child["days_looked_after_before"], child["looked_after_12_months"]) == (before, twelve_months)
     # the same placements as SSDA903 tables give the same answer
     header = ["H1,1,15/06/2005,WBRI,,,"]
+    in_order = sorted(rows, key=lambda r: "2019" in r.split(",")[4])   # the 2018 placement first
     starts = ["S", "P" if before else "S"]
     episodes = [f"H1,{r.split(',')[4]},{rne},C2,N1,U6,PR4,{r.split(',')[5]},X1,,TS24 8AA,{r.split(',')[-1]},"
-                for r, rne in zip(rows, starts)]
+                for r, rne in zip(in_order, starts)][::-1]   # in either order: a return is sorted by date
     returned = run_frame([write_return(tmp_path / "903", header, episodes)], config).frame.iloc[0]
     assert (returned["days_looked_after_before"], returned["looked_after_12_months"]) == (before, twelve_months)
 
@@ -476,3 +481,55 @@ def test_a_whole_export_folder_and_loosely_given_paths(tmp_path, config):
     result = run_frame([dated, dated, dated / "episodes.csv", tmp_path / "notes.doc"], config)
     assert list(result.frame["child_id"]) == ["1", "5"]   # each file read once
     assert any(note.startswith("files given but not read") and "notes.doc" in note for note in result.notes)
+
+
+def test_a_register_sheet_with_a_blank_first_column_and_a_year_typed_alone(tmp_path, config):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append([None] + REGISTER_HEAD.split(","))   # the table starts in column B
+    wb.active.append([None, "H1", "Hartlepool", 1, 38518, 43265, 43500, "U6", "C2", "N1", "TS24 8AA", "DL14 6AB"])
+    wb.save(tmp_path / "register.xlsx")
+    child = run_frame([tmp_path / "register.xlsx"], config).frame.iloc[0]
+    # 38518, 43265 and 43500 are 15/06/2005, 14/06/2018 and 04/02/2019; sex 1 is left alone
+    assert (child["placement_start"], child["placement_end"]) == (dt.date(2018, 6, 14), dt.date(2019, 2, 4))
+    assert child["age_at_placement"] == 12
+    wb.active["E2"] = 2005   # a year alone is no date, not day 2005 of Excel's calendar (27/06/1905)
+    wb.save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems, match="line 2, column date_of_birth: '2005' is not written as a date"):
+        run_frame([tmp_path / "register.xlsx"], config)
+
+
+def test_only_the_nearest_folder_names_an_authority_by_its_opening_words(tmp_path, config):
+    given = write_return(tmp_path / "Hartlepool review team" / "returns", GOOD_HEADER, GOOD_EPISODES)
+    (given / "hartlepool").rename(given / "stockton_council")   # the council's own, not the team's name
+    with pytest.raises(InputProblems, match="cannot tell which authority"):
+        run_frame([given], config)
+    (given / "stockton_council").rename(given / "Stockton-on-Tees_returns")
+    assert set(run_frame([given], config).frame["authority_code"]) == {"E06000004"}
+
+
+def test_a_long_file_of_values_over_several_lines_and_old_mac_line_ends(tmp_path, config):
+    rows = [GOOD_EPISODES[0].replace("CARPL", '"moved\nnearer\nschool"')] + GOOD_EPISODES[1:]
+    rows = rows[:1] + [""] + rows[1:]   # and a blank line: the XX row starts on line 8 (worked out by hand)
+    rows[4] = rows[4].replace(",U4,", ",XX,")
+    many = [f'{9000 + n},01/03/2018,S,C2,N1,U4,PR4,,,"a long\nreason",TS24 8AA,TS24 8AA,' for n in range(30_000)]
+    header = GOOD_HEADER + [f"{9000 + n},1,01/01/2008,WBRI,,," for n in range(30_000)]
+    folder = write_return(tmp_path, header, rows + many)   # over 2 MB: the parser reads it in blocks
+    path = folder / "hartlepool" / "episodes.csv"
+    assert path.stat().st_size > 2_000_000 and path.read_text().splitlines()[7].count(",XX,") == 1
+    for line_end in ("\n", "\r"):
+        path.write_bytes(path.read_bytes().replace(b"\n", line_end.encode()))
+        with pytest.raises(InputProblems) as caught:
+            run_frame([folder], config, processes=1)
+        assert "line 8, column PLACE: 'XX' is not a placement code" in str(caught.value)
+        path.write_bytes(path.read_bytes().replace(line_end.encode(), b"\n"))
+
+
+def test_a_linked_folder_is_read_and_a_loop_of_links_read_once(tmp_path, config):
+    real = write_return(tmp_path / "real", GOOD_HEADER, GOOD_EPISODES)
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "hartlepool").symlink_to(real / "hartlepool", target_is_directory=True)
+    (real / "hartlepool" / "back").symlink_to(given, target_is_directory=True)   # a loop
+    assert list(run_frame([given], config).frame["child_id"]) == ["1", "5"]
