@@ -491,7 +491,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
         raise fail(path, "", f"cannot be read as CSV ({str(exc).splitlines()[0]})",
                    "a CSV file saved from a spreadsheet or a database") from None
     if ragged:   # the parser does not count lines: find the ragged ones (only when there are some)
-        for number, row in _records(raw, encoding):
+        for number, row in _records(raw, encoding, path):
             if any(cell.strip() for cell in row) and len(row) != len(names) and len(problems) < 20:
                 problems.append(Problem(str(path), f"line {number}", f"has {len(row)} values but the header "
                                         f"names {len(names)} columns", "one value per column"))
@@ -501,7 +501,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     data = table.rename_columns([c.strip().upper() for c in table.column_names])
     if len(data) == 0 and kind not in OPTIONAL_TABLES:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
-    return Table(path, data, _line_numbers(raw, len(data), encoding, len(names)))
+    return Table(path, data, _line_numbers(raw, len(data), encoding, len(names), path))
 
 
 def _encoding_of(raw: bytes, path: Path) -> str:
@@ -541,7 +541,7 @@ def _column_names(raw: bytes, encoding: str, path: Path) -> list[str]:
         raise fail(path, "line 1", f"the header row cannot be read ({exc})", "column names separated by commas") from None
 
 
-def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0) -> np.ndarray:
+def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0, path: Path = Path("")) -> np.ndarray:
     """The file line of each data row: blank lines (which the parser skips) and values in quotes
     that run over several lines are counted. ``width`` is the header's number of columns."""
     # one line per row and the header's leave no room for either: counting line ends is many
@@ -553,7 +553,7 @@ def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0)
     if ends + 1 <= rows + 1:
         return np.arange(2, rows + 2, dtype=np.int64)
     if b'"' in raw or b"\n" not in raw:   # a quoted value may hold line ends: the CSV reader finds record starts
-        starts = [line for line, row in _records(raw, encoding) if len(row) == width]
+        starts = [line for line, row in _records(raw, encoding, path) if len(row) == width]
     elif re.search(rb"\n[ \t\r]*\n", raw):
         starts = [i for i, line in enumerate(raw.split(b"\n")[1:], start=2) if line.strip()]
     else:
@@ -561,16 +561,31 @@ def _line_numbers(raw: bytes, rows: int, encoding: str = "utf8", width: int = 0)
     return np.array(starts[:rows] + [0] * max(0, rows - len(starts)), dtype=np.int64)
 
 
-def _records(raw: bytes, encoding: str):
-    """(line where it starts, values) of each record after the header, as Python's CSV reader reads them."""
+def _records(raw: bytes, encoding: str, path: Path) -> list[tuple[int, list[str]]]:
+    """(line where it starts, values) of each record after the header, as Python's CSV reader reads them.
+
+    Raises
+    ------
+    InputProblems
+        A quote opened and never closed: every line after it would run into one value.
+    """
     import io
 
-    reader = csv.reader(io.StringIO(raw.decode(encoding, errors="replace"), newline=""))
-    next(reader, None)
-    ended = reader.line_num
-    for row in reader:
-        yield ended + 1, row
-        ended = reader.line_num
+    text = raw.decode(encoding, errors="replace")
+    for strict in (True, False):   # strict, to find a quote left open; else as leniently as the parser
+        reader, records, ended = csv.reader(io.StringIO(text, newline=""), strict=strict), [], 0
+        try:
+            next(reader, None)
+            ended = reader.line_num
+            for row in reader:
+                records.append((ended + 1, row))
+                ended = reader.line_num
+            return records
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise fail(path, f"line {ended + 1}", "a quote is opened in this row and never closed, so every "
+                           "line after it runs into one value", "quotes in pairs around a value") from None
+    return records
 
 
 def load_returns(entries: list[AuthorityReturn], notes: Notes) -> None:

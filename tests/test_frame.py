@@ -533,3 +533,15 @@ def test_a_linked_folder_is_read_and_a_loop_of_links_read_once(tmp_path, config)
     (given / "hartlepool").symlink_to(real / "hartlepool", target_is_directory=True)
     (real / "hartlepool" / "back").symlink_to(given, target_is_directory=True)   # a loop
     assert list(run_frame([given], config).frame["child_id"]) == ["1", "5"]
+
+
+@pytest.mark.parametrize("opened", ["in a column read (PL_POST)", "in a column not read (URN)"])
+def test_a_quote_never_closed_is_named_not_swallowed(tmp_path, config, opened):
+    episodes = list(GOOD_EPISODES)
+    # the second row, on line 3: its placement postcode, or its URN (last), opened with a quote
+    episodes[1] = '1,01/02/2019,P,C2,N1,U6,PR1,,,,TS24 8AA,"TS24 8AA,' if "PL_POST" in opened else episodes[1] + '"SC9'
+    with pytest.raises(InputProblems) as caught:
+        run_frame([write_return(tmp_path, GOOD_HEADER, episodes)], config)
+    message = str(caught.value)
+    assert "line 3: a quote is opened in this row and never closed, so every line after it runs into one value" \
+        in message and "YO1 7HH" not in message   # the rows it swallowed are not printed
