@@ -153,58 +153,103 @@ def is_register(path: Path) -> bool:
     return "register" in path.stem.lower() or path.suffix.lower() == ".xlsx"
 
 
+def register_column(name: object) -> str:
+    """A register column's name as the template writes it: 'Date of birth' and 'date-of-birth' are date_of_birth."""
+    return re.sub(r"[\s-]+", "_", str(name).strip().lower())
+
+
 def _register_rows(path: Path, notes: Notes) -> pd.DataFrame:
     """The register as text with its line numbers, from CSV or the sheet of an .xlsx that holds it."""
     import pandas as pd
 
     if path.suffix.lower() == ".xlsx":
-        rows = _register_sheet(path, notes)
-        table = pd.DataFrame(rows[1:], columns=[str(c).strip().lower() for c in rows[0]], dtype=str)
-        table["_line"] = range(2, len(table) + 2)
+        header, rows, lines = _register_sheet(path, notes)
+        repeated = sorted({c for c in header if c and header.count(c) > 1})
+        if repeated:
+            raise fail(path, f"line {lines[0] - 1}", f"column {', '.join(repeated)} appears more than once",
+                       "each column once")
+        table = pd.DataFrame(rows, columns=header, dtype=str)
+        table["_line"] = lines
     else:
-        table = read_table(path, "register").to_pandas()
-        table.columns = [c.lower() if c != "_line" else c for c in table.columns]
+        table = read_table(path, "register", notes).to_pandas()
+        table.columns = [register_column(c) if c != "_line" else c for c in table.columns]
     missing = [c for c in REGISTER_COLUMNS if c not in table.columns]
     if missing:
-        raise fail(path, "line 1", columns_missing(missing) + " (an .xlsx file is read as the project's case "
-                   "register; SSDA903 tables must be CSV files)",
+        raise fail(path, "line 1", columns_missing(missing) + f" (found: {', '.join(c for c in table.columns if c and c != '_line')}; "
+                   "an .xlsx file is read as the project's case register; SSDA903 tables must be CSV files)",
                    "the columns of data_templates/case_register_template.csv (see case_register_columns.csv)")
+    unread = [c for c in table.columns if c and c != "_line" and c not in _register_columns()]
+    if unread:
+        notes.add(f"register columns not read (not in the template): {', '.join(unread)}", path)
     table = table.apply(lambda col: col.str.strip() if col.name != "_line" else col)
     return table[table[REGISTER_COLUMNS].ne("").any(axis=1)]
 
 
-def _register_sheet(path: Path, notes: Notes) -> list[list[str]]:
-    """The rows, as text, of the first sheet whose first row names the register's columns (a sheet
-    of instructions may come first). Dates are written dd/mm/YYYY, whether Excel holds them as dates
-    or as bare day numbers (a date column formatted as 'General')."""
+def _register_sheet(path: Path, notes: Notes) -> tuple[list[str], list[list[str]], list[int]]:
+    """The column names, rows as text and row numbers of the sheet holding the register: the one
+    whose header row (among its first ten, under any title rows) names the register's required
+    columns. Dates are written dd/mm/YYYY, whether Excel holds them as dates or as bare day
+    numbers (a date column formatted as 'General')."""
     from openpyxl import load_workbook
-    from openpyxl.utils.datetime import from_excel
 
     try:
-        sheets = load_workbook(path, read_only=True, data_only=True).worksheets
+        book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__})",
-                   "the case register template saved as .xlsx or .csv") from None
-    heads = [["" if v is None else str(v).strip().lower() for v in next(sheet.iter_rows(values_only=True), ())]
-             for sheet in sheets]
-    chosen = next((n for n, head in enumerate(heads) if "child_id" in head), 0)
-    if chosen:
-        notes.add(f"the register was read from sheet '{sheets[chosen].title}', the first with its column "
-                  "names", path)
-    dated = [n for n, name in enumerate(heads[chosen]) if name in REGISTER_DATES]
-    rows, serial = [], 0
-    for row in sheets[chosen].iter_rows(values_only=True):
-        row = list(row)
+        raise fail(path, "", f"cannot be opened as a workbook ({type(exc).__name__}; a password-protected "
+                   "workbook cannot be read)", "the case register template saved as .xlsx or .csv") from None
+    found = {}   # sheet title: (header row number, names)
+    for sheet in book.worksheets:
+        for number, row in enumerate(sheet.iter_rows(max_row=10, values_only=True), start=1):
+            names = [register_column(v) if v is not None else "" for v in row]
+            if set(REGISTER_COLUMNS) <= set(names):
+                found[sheet.title] = (number, names)
+                break
+    if not found:
+        raise fail(path, "", "no sheet has the register's column names in its first ten rows (sheets: "
+                   + ", ".join(f"'{s.title}'" for s in book.worksheets) + ")",
+                   "one sheet with the columns of data_templates/case_register_template.csv, "
+                   "e.g. " + ", ".join(REGISTER_COLUMNS[:4]))
+    if len(found) > 1:   # reading one would leave the others' placements out without a word
+        raise fail(path, "", f"the register's columns are on {len(found)} sheets ("
+                   + ", ".join(f"'{t}'" for t in found) + ")",
+                   "every placement on one sheet, or each sheet saved as its own .xlsx register")
+    title, (head_row, header) = next(iter(found.items()))
+    if title != book.worksheets[0].title or head_row != 1:
+        notes.add(f"the register was read from sheet '{title}', its column names in row {head_row}", path)
+    rows, lines = _register_cells(path, book[title], header, head_row, notes)
+    return header, rows, lines
+
+
+def _register_cells(path: Path, sheet, header: list[str], head_row: int, notes: Notes):
+    """The sheet's rows under the header as text, with their row numbers; a formula Excel never
+    worked out (no saved value) is refused rather than read as blank."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.datetime import from_excel
+
+    formulas = load_workbook(path, read_only=True, data_only=False)[sheet.title].iter_rows(
+        min_row=head_row + 1, values_only=True)
+    dated = [n for n, name in enumerate(header) if name in REGISTER_DATES]
+    rows, lines, unsaved, serial = [], [], [], 0
+    for number, (row, written) in enumerate(zip(sheet.iter_rows(min_row=head_row + 1, values_only=True), formulas),
+                                            start=head_row + 1):
+        row = list(row)[:len(header)] + [None] * max(0, len(header) - len(row))
+        unsaved += [f"{get_column_letter(n + 1)}{number}" for n, (v, f) in enumerate(zip(row, written))
+                    if v is None and isinstance(f, str) and f.startswith("=")]
         for n in dated:
-            if n < len(row) and isinstance(row[n], (int, float)) and not isinstance(row[n], bool) and rows \
+            if isinstance(row[n], (int, float)) and not isinstance(row[n], bool) \
                     and EXCEL_DAYS[0] <= row[n] < EXCEL_DAYS[1]:
                 row[n], serial = from_excel(row[n]), serial + 1
         rows.append(["" if v is None else v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v) for v in row])
+        lines.append(number)
+    if unsaved:
+        raise fail(path, f"sheet '{sheet.title}', cell {unsaved[0]}" + (f" and {len(unsaved) - 1} more" if len(unsaved) > 1
+                   else ""), "holds a formula with no saved value (the workbook was written by a program, "
+                   "not saved by a spreadsheet)", "open the workbook in Excel or LibreOffice and save it, so "
+                   "every formula's value is stored")
     if serial:
         notes.add("register dates stored as Excel day numbers, read as dates", path, serial)
-    if not rows:
-        raise fail(path, "", "the workbook is empty", "the case register template")
-    return rows
+    return rows, lines
 
 
 #: register columns holding dates
@@ -212,6 +257,13 @@ REGISTER_DATES = ("date_of_birth", "placement_start", "placement_end")
 #: Excel's day numbers read as dates: 1930 to 2099 (a year typed alone, 2005, is day 2005 of 1900:
 #: it is left as written and refused, not read as 1905)
 EXCEL_DAYS = (10959, 73051)
+
+
+@lru_cache(maxsize=1)
+def _register_columns() -> frozenset[str]:
+    from review_lib.config import table as domain_table
+
+    return frozenset(domain_table("case_register_columns")["column"])
 
 
 @lru_cache(maxsize=1)
@@ -268,11 +320,15 @@ def read_register(path: Path, config: ReviewConfig, notes: Notes | None = None) 
     # placements in the order they happened (dd/mm/YYYY text sorts by day of the month)
     table = table.assign(_code=codes, _start=read_date_text(table["placement_start"])[0], _end=read_date_text(
         table["placement_end"])[0]).sort_values(["_code", "child_id", "_start"], kind="stable", na_position="last")
-    entries = []
+    entries, next_day = [], pd.Timedelta(days=1)
     for code, rows in table.groupby("_code", sort=False):
-        # a period of care starts at a child's first placement, or after a gap in which they left care
-        ended_before = rows["_end"].groupby(rows["child_id"]).shift() < rows["_start"]
-        first = ~rows["child_id"].duplicated() | ended_before
+        # a period of care starts at a child's first placement, or after a gap in which they left care;
+        # a start the day after an end is the same care, the end date counting its last day
+        previous_end = rows["_end"].groupby(rows["child_id"]).shift()
+        first = ~rows["child_id"].duplicated() | (previous_end + next_day < rows["_start"])
+        if (inclusive := int((previous_end + next_day == rows["_start"]).sum())) and notes is not None:
+            notes.add("register placements starting the day after the last one ended, read as continuous "
+                      "care (end dates that count their last day)", path, inclusive)
         named = {ssda: rows[name] if name in rows else "" for ssda, name in register_labels().items()}
         header = pd.DataFrame({c: named[c] for c in ("CHILD", "SEX", "DOB")} | {"_line": rows["_line"]}
                               ).drop_duplicates(["CHILD", "DOB"])
@@ -450,7 +506,8 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     if encoding != "utf8":
         notes.add("files not in UTF-8, read as Windows (cp1252) text", path)
     names = _column_names(raw, encoding, path)
-    columns = [c.strip().upper() for c in names]
+    key = (lambda c: register_column(c).upper()) if kind == "register" else (lambda c: c.strip().upper())
+    columns = [key(c) for c in names]
     if len(columns) < 2:
         raise fail(path, "line 1", "does not look like a comma-separated table",
                    "a CSV file whose first line names the columns, e.g. " + ",".join(REQUIRED[kind]))
@@ -498,7 +555,7 @@ def read_table(path: Path, kind: str, notes: Notes | None = None) -> Table:
     if problems:
         raise InputProblems(problems, f"{path.name} cannot be read")
     # values are trimmed and codes upper-cased once all authorities are stacked (see Stacked)
-    data = table.rename_columns([c.strip().upper() for c in table.column_names])
+    data = table.rename_columns([key(c) for c in table.column_names])
     if len(data) == 0 and kind not in OPTIONAL_TABLES:
         raise fail(path, "", "has a header row but no records", f"one row per {kind} record")
     return Table(path, data, _line_numbers(raw, len(data), encoding, len(names), path))

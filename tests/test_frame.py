@@ -545,3 +545,55 @@ def test_a_quote_never_closed_is_named_not_swallowed(tmp_path, config, opened):
     message = str(caught.value)
     assert "line 3: a quote is opened in this row and never closed, so every line after it runs into one value" \
         in message and "YO1 7HH" not in message   # the rows it swallowed are not printed
+
+
+def _register_book(sheets: dict[str, list[list]]):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        sheet = wb.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    return wb
+
+
+H1_ROW = ["H1", "Hartlepool", "1", "15/06/2005", "14/06/2018", "", "U6", "C2", "N1", "TS24 8AA", "DL14 6AB"]
+S1_ROW = ["S1", "Stockton-on-Tees", "2", "01/01/2008", "10/05/2017", "", "K2", "V2", "N5", "TS18 1", "YO1 7HH"]
+
+
+def test_a_register_workbook_laid_out_by_hand(tmp_path, config):
+    head = REGISTER_HEAD.split(",")
+    # a title above, the names as people write them, a column of the council's own
+    titled = ["Child ID", "Authority", "Sex", "Date of birth", "Placement start", "Placement end", "Placement code",
+              "Legal status", "Category-of-need", "Home postcode", "Placement postcode", "Social worker"]
+    _register_book({"Register": [["Case register, March 2020"], [], titled, H1_ROW + ["J. Smith"]]}).save(
+        tmp_path / "register.xlsx")
+    result = run_frame([tmp_path / "register.xlsx"], config)
+    child = result.frame.iloc[0]
+    assert (child["child_id"], child["legal_status"], child["category_of_need"]) == ("H1", "C2", "N1")
+    assert any("its column names in row 3" in note for note in result.notes)
+    assert any("columns not read (not in the template): social_worker" in note for note in result.notes)
+    # each authority on its own sheet: refused, not one sheet read and the other left out
+    _register_book({"Hartlepool": [head, H1_ROW], "Stockton-on-Tees": [head, S1_ROW]}).save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems, match="the register's columns are on 2 sheets \\('Hartlepool', 'Stockton-on-Tees'\\)"):
+        run_frame([tmp_path / "register.xlsx"], config)
+    _register_book({"Register": [head + ["placement_end"], H1_ROW + [""]]}).save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems, match="line 1: column placement_end appears more than once"):
+        run_frame([tmp_path / "register.xlsx"], config)
+    # a formula a program wrote and no spreadsheet worked out reads as blank: refused, by its cell
+    _register_book({"Register": [head, H1_ROW[:5] + ["=E2+180"] + H1_ROW[6:]]}).save(tmp_path / "register.xlsx")
+    with pytest.raises(InputProblems, match="sheet 'Register', cell F2: holds a formula with no saved value"):
+        run_frame([tmp_path / "register.xlsx"], config)
+
+
+def test_a_register_end_date_counting_its_last_day_continues_the_care(tmp_path, config):
+    rows = ["H1,Hartlepool,1,15/06/2005,01/06/2018,31/01/2019,U6,C2,N1,TS24 8AA,TS25 5JX",
+            "H1,Hartlepool,1,15/06/2005,01/02/2019,01/08/2019,U6,C2,N1,TS24 8AA,DH8 7BQ"]
+    (tmp_path / "case_register.csv").write_text("\n".join([REGISTER_HEAD] + rows) + "\n")
+    result = run_frame([tmp_path / "case_register.csv"], config)
+    # in care since 01/06/2018: 245 days before 01/02/2019 (worked out by hand)
+    assert result.frame.iloc[0]["days_looked_after_before"] == 245
+    assert any("the day after the last one ended, read as continuous care (end dates that count their last day): 1"
+               in note for note in result.notes)
