@@ -149,8 +149,8 @@ def cmd_frame(args) -> int:
     with staged_output(args.out, ["frame.csv", "excluded.csv", "funnel.csv"], args.force) as stage:
         say(args, "Reading the SSDA903 return and locating placements from postcodes ...")
         result = run_frame(args.ssda903, config, args.authority, getattr(args, "geography", None), folder=stage)
-    for note in result.notes:
-        say(args, f"  note: {note}")
+    for note in result.notes:   # a warning is said even with --quiet: the frame may be another council's
+        print(note, file=sys.stderr) if note.startswith("Warning: ") else say(args, f"  note: {note}")
     counts = result.children
     by_authority = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if len(counts) <= 6 else \
         f"{len(counts)} authorities, {counts.min():,} to {counts.max():,} each; see funnel.csv"

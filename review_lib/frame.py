@@ -529,7 +529,29 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     funnel = _funnel(placements, steps, checked.codes, config)
     frame = _frame_rows(placements, first, located, checked, config)
     excluded = _excluded(placements, reasons, located, checked, config)
-    return FrameResult(_frame_columns(frame), excluded, funnel, [])
+    return FrameResult(_frame_columns(frame), excluded, funnel, _homes_elsewhere(placements, located, checked, config))
+
+
+def _homes_elsewhere(placements: pd.DataFrame, located: dict, checked: CheckedReturn, config: ReviewConfig) -> list[str]:
+    """A warning for each authority whose children mostly have their homes in another council: the
+    return is most likely another council's, its folder named after the wrong one."""
+    authority = placements["authority"].to_numpy()[located["rows"]]
+    names = located["districts"].drop_duplicates("upper_tier_code").set_index("upper_tier_code")["upper_tier_name"]
+    warnings = []
+    for number, code in enumerate(checked.codes):
+        homes = located["home_tier"][(authority == number) & (located["home_tier"] != "")]
+        if len(homes) >= HOMES_TO_TELL and (homes == code).mean() < 0.5:
+            elsewhere = pd.Series(homes[homes != code]).value_counts()
+            name = config.names_by_code.get(code, code)
+            warnings.append(f"Warning: {len(homes) - int((homes == code).sum()):,} of the {len(homes):,} placements "
+                            f"in {name}'s return with a known home postcode have the home outside {name}, most "
+                            f"in {names.get(elsewhere.index[0], elsewhere.index[0])}: is this {name}'s return, "
+                            "or is its folder named after another council?")
+    return warnings
+
+
+#: placements with a known home that an authority needs before its homes are weighed
+HOMES_TO_TELL = 10
 
 
 FUNNEL_CHILDREN = "Children (first eligible placement each)"
@@ -569,7 +591,9 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
     own_number = np.array([number_of[code] for code in checked.codes])[authority]
     category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
                          ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
+    home_tier = tier_of_district[home["district"]]
     return {"rows": candidates, "where": where, "home": home, "category": category,
+            "home_tier": np.where(home_tier == number_of[""], "", tiers[home_tier]), "own_tier": tiers[own_number],
             "districts": districts, "district_codes": np.asarray(districts["district_code"], dtype=object),
             "miles": miles_between(home["easting"], home["northing"], where["easting"], where["northing"])}
 
@@ -900,11 +924,11 @@ def _frame_in_shares(shares: list[list[AuthorityReturn]], config: ReviewConfig, 
     funnel = _joined([r.funnel for r in results])
     if folder is None:
         frame = _joined([r.frame for r in results]).sort_values(["authority_code", "child_id"]).reset_index(drop=True)
-        return FrameResult(frame, _joined([r.excluded for r in results]), funnel, [])
+        return FrameResult(frame, _joined([r.excluded for r in results]), funnel, [n for r in results for n in r.notes])
     # the shares hold authorities in code order, each part sorted: joined, the parts are in order
     for name in ("frame.csv", "excluded.csv"):
         _concatenated([_part(folder, name, number) for number in range(len(parts))], folder / name)
-    return FrameResult(None, None, funnel, [], sum(r.excluded_rows for r in results))
+    return FrameResult(None, None, funnel, [n for r in results for n in r.notes], sum(r.excluded_rows for r in results))
 
 
 def _part(folder: Path, name: str, number: int) -> Path:

@@ -597,3 +597,16 @@ def test_a_register_end_date_counting_its_last_day_continues_the_care(tmp_path, 
     assert result.frame.iloc[0]["days_looked_after_before"] == 245
     assert any("the day after the last one ended, read as continuous care (end dates that count their last day): 1"
                in note for note in result.notes)
+
+
+def test_a_return_in_a_folder_named_after_the_other_council_is_warned_of(tmp_path, config, monkeypatch):
+    from review_lib import frame as frame_module
+
+    monkeypatch.setattr(frame_module, "HOMES_TO_TELL", 3)   # the small return has four candidate placements
+    given = write_return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    (given / "hartlepool").rename(given / "stockton")   # every home is in Hartlepool (TS24 8AA)
+    warnings = [n for n in run_frame([given], config).notes if n.startswith("Warning: ")]
+    assert len(warnings) == 1 and "4 of the 4 placements in Stockton-on-Tees's return with a known home postcode " \
+        "have the home outside Stockton-on-Tees, most in Hartlepool" in warnings[0]
+    (given / "stockton").rename(given / "hartlepool")
+    assert not [n for n in run_frame([given], config).notes if n.startswith("Warning: ")]
