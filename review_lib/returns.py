@@ -98,6 +98,7 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
                 raise fail(path, "", f"a second source for {config.authority(entry.authority_code).name}",
                            "one register or one SSDA903 return per authority")
             sets[entry.authority_code] = entry
+    named = _authority_slugs(config)   # once: hashing a region's settings for every file adds up
     for path in files:
         if path in registers:
             continue
@@ -107,7 +108,7 @@ def discover_returns(paths: list[Path], config: ReviewConfig,
                 notes.add("files given but not read: their names name no header, episodes, missing or reviews "
                           "table", path)
             continue
-        code = _authority_of(path, config, authority)
+        code = _authority_of(path, config, authority, named)
         entry = sets.setdefault(code, AuthorityReturn(code, {}))
         if kind in entry.files:
             raise fail(path, "", f"a second {kind} table for the same authority (the first is "
@@ -396,19 +397,18 @@ def _named_first(folder: str, named) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8)
 def _authority_slugs(config: ReviewConfig) -> tuple[tuple[str, str, str], ...]:
     return tuple((slug(la.name), slug(la.code), la.code) for la in config.authorities)
 
 
-def _authority_of(path: Path, config: ReviewConfig, authority: str | None) -> str:
+def _authority_of(path: Path, config: ReviewConfig, authority: str | None,
+                  named: tuple[tuple[str, str, str], ...]) -> str:
     if authority:
         try:
             return config.authority(authority).code
         except KeyError:
             raise fail(authority, "--authority", "is not one of the review's authorities",
                        ", ".join(a.name for a in config.authorities)) from None
-    named = _authority_slugs(config)
     for part in reversed(path.parent.parts):
         folder = slug(part)
         for name, code, la_code in named:
