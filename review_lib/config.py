@@ -264,6 +264,49 @@ def _table(name: str) -> pd.DataFrame:
     return pd.read_csv(TEMPLATES / f"{name}.csv", dtype=str, keep_default_na=False)
 
 
+def text_bytes(array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's value offsets (``n + 1`` of them) and its bytes, as numpy views of Arrow's
+    buffers: whole-column tests on the bytes (is any value padded with spaces, is any in lower
+    case) cost a pass over memory instead of a new string per value."""
+    import pyarrow as pa
+
+    if len(array) == 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _, offsets, data = array.buffers()
+    offsets = np.frombuffer(offsets, dtype=kind)[array.offset:array.offset + len(array) + 1]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8))
+
+
+#: the bytes Arrow's ASCII trim takes for white space (tab, line ends, form feed, space)
+ASCII_SPACE = np.zeros(256, dtype=bool)
+ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+def all_ascii(array) -> bool:
+    """Whether a string array has no nulls and only ASCII bytes (Arrow's ASCII kernels then apply)."""
+    offsets, data = text_bytes(array)
+    return array.null_count == 0 and not (data[offsets[0]:offsets[-1]] >= 0x80).any()
+
+
+def padded_values(array) -> bool:
+    """Whether any value of an ASCII string array starts or ends with white space."""
+    offsets, data = text_bytes(array)
+    used = data[offsets[0]:offsets[-1]]
+    if not (used <= ord(" ")).any():   # no white space at all: the usual case, seen in one pass
+        return False
+    space = np.append(ASCII_SPACE[data], False)   # the extra False answers for an empty last value
+    filled = offsets[1:] > offsets[:-1]
+    return bool((filled & (space[offsets[:-1]] | space[offsets[1:] - 1])).any())
+
+
+def any_lower_case(array) -> bool:
+    """Whether any byte of a string array is an ASCII lower-case letter."""
+    offsets, data = text_bytes(array)
+    used = data[offsets[0]:offsets[-1]]
+    return bool(((used >= ord("a")) & (used <= ord("z"))).any())
+
+
 def text_matrix(values, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Each string's first ``width`` bytes as a row of a ``(n, width)`` uint8 matrix, zero padded,
     and each string's length in bytes.

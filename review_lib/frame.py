@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from review_lib.config import ReviewConfig, age_groups, distance_bands, table, text_matrix
+from review_lib.config import (ReviewConfig, age_groups, all_ascii, any_lower_case, distance_bands, padded_values, table,
+                               text_bytes, text_matrix)
 from review_lib.errors import InputProblems, Problem
 from review_lib.geography import LEVELS, Geography, adjoining_authorities, classify_postcodes, miles_between
 from review_lib.returns import (_THREADS, REQUIRED, AuthorityReturn, Notes, Table, date_in_a_form_read,
@@ -93,20 +94,21 @@ class Stacked:
 
         columns, nonblank = {}, np.zeros(len(self.line), dtype=bool)
         for name in self.data.column_names:
-            column = self.data[name]
+            column = self.column(name)
             if name in POSTCODE_COLUMNS:   # classifying a postcode trims it: not done twice
                 columns[name] = column
                 continue
-            # the ASCII kernels are several times faster, and the same on text that is all ASCII
-            ascii = pc.all(pc.string_is_ascii(column)).as_py() is not False
-            column = (pc.ascii_trim_whitespace if ascii else pc.utf8_trim_whitespace)(column)
-            if name in CODE_COLUMNS:
+            # most columns need neither: their bytes say so at a glance, without a new string per value
+            ascii = all_ascii(column)
+            if not ascii or padded_values(column):
+                column = (pc.ascii_trim_whitespace if ascii else pc.utf8_trim_whitespace)(column)
+            if name in CODE_COLUMNS and (not ascii or any_lower_case(column)):
                 upper = (pc.ascii_upper if ascii else pc.utf8_upper)(column)
                 self.note(notes, f"{name} codes in lower case, read in upper case",
                           np.asarray(pc.not_equal(upper, column)))
                 column = upper
             columns[name] = column
-            nonblank |= pc.binary_length(column).to_numpy(zero_copy_only=False) > 0
+            nonblank |= np.diff(text_bytes(column)[0]) > 0
         self.data = pa.table(columns)
         blank = np.flatnonzero(~nonblank)
         for name in POSTCODE_COLUMNS.intersection(columns) if len(blank) else ():   # only spaces is blank too
@@ -536,16 +538,23 @@ def _homes_elsewhere(placements: pd.DataFrame, located: dict, checked: CheckedRe
     """A warning for each authority whose children mostly have their homes in another council: the
     return is most likely another council's, its folder named after the wrong one."""
     authority = placements["authority"].to_numpy()[located["rows"]]
+    tiers, home = located["tiers"], located["home_tier"]   # home authorities by number ("" unknown)
+    known = tiers[home] != ""
+    # placements by (authority, home authority): one count, not a text comparison per authority
+    counts = np.bincount(authority[known] * len(tiers) + home[known],
+                         minlength=len(checked.codes) * len(tiers)).reshape(len(checked.codes), len(tiers))
     names = located["districts"].drop_duplicates("upper_tier_code").set_index("upper_tier_code")["upper_tier_name"]
     warnings = []
     for number, code in enumerate(checked.codes):
-        homes = located["home_tier"][(authority == number) & (located["home_tier"] != "")]
-        if len(homes) >= HOMES_TO_TELL and (homes == code).mean() < 0.5:
-            elsewhere = pd.Series(homes[homes != code]).value_counts()
+        homes = counts[number].copy()
+        total, own = int(homes.sum()), int(homes[np.searchsorted(tiers, code)])
+        if total >= HOMES_TO_TELL and own / total < 0.5:
+            homes[np.searchsorted(tiers, code)] = 0
+            most = tiers[homes.argmax()]
             name = config.names_by_code.get(code, code)
-            warnings.append(f"Warning: {len(homes) - int((homes == code).sum()):,} of the {len(homes):,} placements "
+            warnings.append(f"Warning: {total - own:,} of the {total:,} placements "
                             f"in {name}'s return with a known home postcode have the home outside {name}, most "
-                            f"in {names.get(elsewhere.index[0], elsewhere.index[0])}: is this {name}'s return, "
+                            f"in {names.get(most, most)}: is this {name}'s return, "
                             "or is its folder named after another council?")
     return warnings
 
@@ -591,9 +600,8 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
     own_number = np.array([number_of[code] for code in checked.codes])[authority]
     category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
                          ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
-    home_tier = tier_of_district[home["district"]]
     return {"rows": candidates, "where": where, "home": home, "category": category,
-            "home_tier": np.where(home_tier == number_of[""], "", tiers[home_tier]), "own_tier": tiers[own_number],
+            "tiers": tiers, "home_tier": tier_of_district[home["district"]],
             "districts": districts, "district_codes": np.asarray(districts["district_code"], dtype=object),
             "miles": miles_between(home["easting"], home["northing"], where["easting"], where["northing"])}
 
