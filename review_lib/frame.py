@@ -312,8 +312,9 @@ def check_return(entries: list[AuthorityReturn], notes: Notes) -> CheckedReturn:
             problems += found
     births = _birth_dates(keys["header"], dates["DOB"])
     problems += _check_children(header, episodes, keys, dates, births)
-    # one sort of every episode by child and start serves the overlap check and the placements
-    order = np.lexsort((dates["DECOM"].view(np.int64), keys["episodes"]))
+    # one sort of every episode by child and start serves the overlap check and the placements; a
+    # return lists each child's episodes in order, which a stable sort of one number finds at once
+    order = np.argsort(_day_keys(keys["episodes"], dates["DECOM"]), kind="stable")
     place = episodes.column("PLACE").dictionary_encode()
     problems += _check_episodes(episodes, keys["episodes"], dates, order, place)
     if problems:
@@ -454,11 +455,13 @@ def _check_episodes(episodes: Stacked, key: np.ndarray, dates: dict, order: np.n
 
 
 # -- from episodes to the frame -----------------------------------------------------------------
-def placements_of(checked: CheckedReturn) -> pd.DataFrame:
+def placements_of(checked: CheckedReturn) -> dict[str, np.ndarray]:
     """Join consecutive episodes at the same placement (a change of legal status only, RNE 'L')
     into one placement with its start, end and the codes of its first episode.
 
-    Returns one row per placement, ordered by child and start, with the episode row it begins
+    Returns a column (array) per field, one value per placement, ordered by child and start
+    (columns, not a pandas table: a national return has a million placements and the rules only
+    index them), with the episode row it begins
     at (``row``), ``key`` (the child), ``authority`` (number), ``DECOM``, ``DEC``,
     ``period_start`` (when the period of care holding it began) and ``episodes``.
     """
@@ -482,11 +485,11 @@ def placements_of(checked: CheckedReturn) -> pd.DataFrame:
     # a period of care starts at a child's first episode or an episode starting one (RNE 'S')
     begins = np.where(~same_child | starting, np.arange(len(k)), 0)
     period_start = start[order][np.maximum.accumulate(begins)] if len(k) else start
-    return pd.DataFrame({
+    return {
         "row": order[first], "key": k[first], "authority": ep.authority[order[first]], "place": place[first],
         "DECOM": start[order][first], "DEC": end[order][last], "period_start": period_start[first],
         "episodes": np.diff(np.r_[first, len(k)]),
-    })
+    }
 
 
 def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geography) -> FrameResult:
@@ -509,35 +512,38 @@ def build_frame(config: ReviewConfig, checked: CheckedReturn, geography: Geograp
     in_window = (placements["DECOM"] >= np.datetime64(config.window_start)) & (
         placements["DECOM"] <= np.datetime64(config.window_end))
     in_scope = placements["placement_group"].isin(config.groups_in_scope)
-    passed = (in_window & in_scope).to_numpy()
+    passed = in_window & in_scope
     youngest, oldest = config.ages_in_scope
-    age = np.full(len(placements), -1, dtype=np.int64)
-    age[passed] = _age_on(_dates_of_birth(checked, placements["key"].to_numpy()[passed]),
-                          placements["DECOM"].to_numpy()[passed])
+    count = len(placements["row"])
+    age = np.full(count, -1, dtype=np.int64)
+    age[passed] = _age_on(_dates_of_birth(checked, placements["key"][passed]),
+                          placements["DECOM"][passed])
     of_age = passed & (age >= youngest) & (age <= oldest)
     located = _locate(placements, np.flatnonzero(of_age), checked, geography)
-    reasons = _reasons(in_window.to_numpy(), in_scope.to_numpy(), of_age, located)
+    reasons = _reasons(in_window, in_scope, of_age, located)
     kept = np.flatnonzero(reasons == 0)
-    first = _first_per_child(kept, placements["key"].to_numpy())
+    first = _first_per_child(kept, placements["key"])
     later = np.delete(kept, np.searchsorted(kept, first))   # both sorted; ``first`` is part of ``kept``
     reasons[later] = LATER
-    steps = [("All placements in the return", np.ones(len(placements), bool)),
-             ("Placement started in the review window", in_window.to_numpy()),
+    chosen = np.zeros(count, dtype=bool)
+    chosen[first] = True
+    steps = [("All placements in the return", np.ones(count, bool)),
+             ("Placement started in the review window", in_window),
              ("Placement type in scope", passed),
              (f"Aged {youngest} to {oldest} at placement start", of_age),
              ("Placement located from its postcode", of_age & (reasons != NOT_LOCATED)),
              ("Placed outside the authority", of_age & ~np.isin(reasons, (NOT_LOCATED, INSIDE))),
-             (FUNNEL_CHILDREN, np.isin(np.arange(len(placements)), first))]
+             (FUNNEL_CHILDREN, chosen)]
     funnel = _funnel(placements, steps, checked.codes, config)
     frame = _frame_rows(placements, first, located, checked, config)
     excluded = _excluded(placements, reasons, located, checked, config)
     return FrameResult(_frame_columns(frame), excluded, funnel, _homes_elsewhere(placements, located, checked, config))
 
 
-def _homes_elsewhere(placements: pd.DataFrame, located: dict, checked: CheckedReturn, config: ReviewConfig) -> list[str]:
+def _homes_elsewhere(placements: dict, located: dict, checked: CheckedReturn, config: ReviewConfig) -> list[str]:
     """A warning for each authority whose children mostly have their homes in another council: the
     return is most likely another council's, its folder named after the wrong one."""
-    authority = placements["authority"].to_numpy()[located["rows"]]
+    authority = placements["authority"][located["rows"]]
     tiers, home = located["tiers"], located["home_tier"]   # home authorities by number ("" unknown)
     known = tiers[home] != ""
     # placements by (authority, home authority): one count, not a text comparison per authority
@@ -569,12 +575,15 @@ REASONS = ["", "placement started outside the review window", "placement type ou
            "placement inside the authority", "a later eligible placement: the child's first one is in the frame",
            "child's age at placement start outside the review's ages"]
 WINDOW, SCOPE, NOT_LOCATED, INSIDE, LATER, AGE = range(1, 7)
+#: where a placement is, as the frame's location_category says it (numbered in that order)
+LOCATIONS = ("Unknown", "Inside the authority", "Adjoining authority", "Distant (not adjoining)")
+UNKNOWN_PLACE, INSIDE_PLACE, ADJOINING_PLACE, DISTANT_PLACE = range(len(LOCATIONS))
 
 
-def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedReturn,
+def _locate(placements: dict, candidates: np.ndarray, checked: CheckedReturn,
             geography: Geography) -> dict[str, np.ndarray]:
     """Host district and authority, distance and adjoining / distant for the candidate placements."""
-    rows = placements["row"].to_numpy()[candidates]
+    rows = placements["row"][candidates]
     found = {}
     for column, name in (("PL_POST", "where"), ("HOME_POST", "home")):
         level, codes = checked.postcodes[column]
@@ -585,7 +594,7 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
     tiers, tier_of_district = np.unique(np.append(districts["upper_tier_code"].fillna("").to_numpy(dtype=str), ""),
                                         return_inverse=True)
     tier_number = tier_of_district[where["district"]]    # district -1 (not located) takes the last: ""
-    authority = placements["authority"].to_numpy()[candidates]
+    authority = placements["authority"][candidates]
     adjoins = np.zeros((len(checked.codes), len(tiers)), dtype=bool)
     for number, code in enumerate(checked.codes):
         adjoins[number] = np.isin(tiers, list(adjoining_authorities(code, geography)))
@@ -599,7 +608,7 @@ def _locate(placements: pd.DataFrame, candidates: np.ndarray, checked: CheckedRe
                              for code in unknown], "The review's authorities cannot be placed on the map")
     own_number = np.array([number_of[code] for code in checked.codes])[authority]
     category = np.select([tier_number == number_of[""], tier_number == own_number, adjoining],
-                         ["Unknown", "Inside the authority", "Adjoining authority"], "Distant (not adjoining)")
+                         [UNKNOWN_PLACE, INSIDE_PLACE, ADJOINING_PLACE], DISTANT_PLACE).astype(np.int8)
     return {"rows": candidates, "where": where, "home": home, "category": category,
             "tiers": tiers, "home_tier": tier_of_district[home["district"]],
             "districts": districts, "district_codes": np.asarray(districts["district_code"], dtype=object),
@@ -610,46 +619,57 @@ def _reasons(in_window: np.ndarray, in_scope: np.ndarray, of_age: np.ndarray, lo
     """The number (in :data:`REASONS`) of the first rule each placement fails; 0 when it passes."""
     reasons = np.select([~in_window, ~in_scope, ~of_age], [WINDOW, SCOPE, AGE], 0).astype(np.int8)
     category = located["category"]
-    reasons[located["rows"]] = np.select([category == "Unknown", category == "Inside the authority"],
+    reasons[located["rows"]] = np.select([category == UNKNOWN_PLACE, category == INSIDE_PLACE],
                                          [NOT_LOCATED, INSIDE], 0)
     return reasons
 
 
-def _frame_rows(placements: pd.DataFrame, first: np.ndarray, located: dict, checked: CheckedReturn,
+def _frame_rows(placements: dict, first: np.ndarray, located: dict, checked: CheckedReturn,
                 config: ReviewConfig) -> pd.DataFrame:
-    """The frame's children with what the findings need, before naming the columns."""
+    """The frame's children with what the findings need, before naming the columns, in the order
+    of their authority's code and CHILD id.
+
+    Text that repeats (authorities, host districts, categories) is built as categories from numbers:
+    a national frame has a hundred thousand children, and a Python string for each value costs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ep = checked.episodes
-    rows = placements["row"].to_numpy()[first]
+    number = placements["authority"][first]
+    order = pc.sort_indices(pa.table({"authority": number, "child": ep.column("CHILD").take(
+        placements["row"][first])}), sort_keys=[("authority", "ascending"), ("child", "ascending")])
+    first = first[order.to_numpy()]
+    number, rows = number[order.to_numpy()], placements["row"][first]
     at = np.searchsorted(located["rows"], first)
     where, home = located["where"], located["home"]
-    described = located["districts"].reindex(where["district"][at])
-    names = config.names_by_code
-    codes = np.asarray(checked.codes, dtype=object)[placements["authority"].to_numpy()[first]]
-    start, end = placements["DECOM"].to_numpy()[first], placements["DEC"].to_numpy()[first]
+    district = np.maximum(where["district"][at], 0)   # frame placements are all located
+    described = located["districts"].fillna("")
+    start, end = placements["DECOM"][first], placements["DEC"][first]
     frame = pd.DataFrame({
         "child_id": _arrow_text(ep.column("CHILD").take(rows)),
-        "authority_code": codes, "authority": pd.Series(codes).map(names).to_numpy(),
+        "authority_code": _categories(number, checked.codes),
+        "authority": _categories(number, [config.names_by_code[code] for code in checked.codes]),
         "DECOM": pd.to_datetime(start), "DEC": pd.to_datetime(end),
-        "PLACE": placements["PLACE"].array.take(first),
-        "placement_group": placements["placement_group"].array.take(first),
+        "PLACE": placements["PLACE"].take(first),
+        "placement_group": placements["placement_group"].take(first),
         "LS": _arrow_text(ep.column("LS").take(rows)), "CIN": _arrow_text(ep.column("CIN").take(rows)),
-        "host_district_code": located["district_codes"][np.maximum(where["district"][at], 0)],
-        "host_district_name": described["district_name"].to_numpy(),
-        "host_upper_tier_code": described["upper_tier_code"].to_numpy(),
-        "host_upper_tier_name": described["upper_tier_name"].to_numpy(),
-        "location_category": located["category"][at], "distance_miles": located["miles"][at],
-        "home_postcode_level": np.asarray(LEVELS, dtype=object)[home["level"][at]],
-        "placement_postcode_level": np.asarray(LEVELS, dtype=object)[where["level"][at]],
+        "host_district_code": _categories(district, located["district_codes"]),
+        "host_district_name": _categories(district, described["district_name"]),
+        "host_upper_tier_code": _categories(district, described["upper_tier_code"]),
+        "host_upper_tier_name": _categories(district, described["upper_tier_name"]),
+        "location_category": _categories(located["category"][at], LOCATIONS), "distance_miles": located["miles"][at],
+        "home_postcode_level": _categories(home["level"][at], LEVELS),
+        "placement_postcode_level": _categories(where["level"][at], LEVELS),
     })
-    frame["age_at_placement"] = _age_on(_dates_of_birth(checked, placements["key"].to_numpy()[first]), start)
+    frame["age_at_placement"] = _age_on(_dates_of_birth(checked, placements["key"][first]), start)
     frame["moves_12_months"] = _moves_within(placements, first, days=365)
     frame["missing_episodes"] = _missing_during(checked, placements, first)
     frame["reviews_12_months"] = _reviews_within(checked, placements, first, days=365)
-    frame["days_looked_after_before"] = (start - placements["period_start"].to_numpy()[first]).astype(
+    frame["days_looked_after_before"] = (start - placements["period_start"][first]).astype(
         "timedelta64[D]").astype(int)
     latest = np.fmax(checked.dates["DECOM"], checked.dates["DEC"])
     extract = pd.Series(latest).groupby(ep.authority).max()
-    frame["extract_date"] = pd.to_datetime(extract.reindex(placements["authority"].to_numpy()[first]).to_numpy())
+    frame["extract_date"] = pd.to_datetime(extract.reindex(number).to_numpy())
     return frame
 
 
@@ -660,38 +680,52 @@ def _arrow_text(values) -> pd.Series:
     return pd.Series(pd.array(values, dtype=pd.ArrowDtype(pa.string())))
 
 
+def _arrow_dates(times: pd.Series) -> pd.Series:
+    """Days as a pandas column of Arrow dates (not a Python date object per value)."""
+    import pyarrow as pa
+
+    return pd.Series(pd.array(pa.array(times.to_numpy().astype("datetime64[D]")), dtype=pd.ArrowDtype(pa.date32())))
+
+
 def _dates_of_birth(checked: CheckedReturn, keys: np.ndarray) -> np.ndarray:
     known, born = checked.births
     return born[np.searchsorted(known, keys)]
 
 
 def _age_on(dob: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Age in whole years on ``day`` (a birthday counts from the day itself)."""
-    born, on = pd.DatetimeIndex(dob), pd.DatetimeIndex(day)
-    before_birthday = (on.month < born.month) | ((on.month == born.month) & (on.day < born.day))
-    return np.asarray(on.year - born.year - before_birthday.astype(int))
+    """Age in whole years on ``day`` (a birthday counts from the day itself); -1 where either is unknown."""
+    born, on = np.asarray(dob, dtype="datetime64[D]"), np.asarray(day, dtype="datetime64[D]")
+
+    def year_and_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        month = days.astype("datetime64[M]")   # (month of year, day of month) as one sortable number
+        return days.astype("datetime64[Y]").astype(np.int64), (month.astype(np.int64) % 12) * 32 + (days - month).astype(np.int64)
+
+    (born_year, birthday), (year, on_day) = year_and_day(born), year_and_day(on)
+    return np.where(np.isnat(born) | np.isnat(on), -1, year - born_year - (on_day < birthday))
 
 
 def _day_keys(keys: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """(child, day) as one sortable number: the child in the high bits, the day in the low 20."""
-    return (keys.astype(np.int64) << 20) + (days.astype("datetime64[D]").astype(np.int64) + (1 << 19))
+    """(child, day) as one sortable number: the child in the high bits, the day in the low 20 (dates
+    are from 1900 to 2099; an unknown day sorts before the child's known ones)."""
+    days = days.astype("datetime64[D]")
+    return (keys.astype(np.int64) << 20) + np.where(np.isnat(days), 0, days.astype(np.int64) + (1 << 19))
 
 
-def _moves_within(placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
+def _moves_within(placements: dict, first: np.ndarray, days: int) -> np.ndarray:
     """Number of further placements each child started after this one, at most ``days`` later."""
-    keys = _day_keys(placements["key"].to_numpy(), placements["DECOM"].to_numpy())   # sorted: child, start
+    keys = _day_keys(placements["key"], placements["DECOM"])   # sorted: child, start
     mine = keys[first]
     return np.searchsorted(keys, mine + days, side="right") - np.searchsorted(keys, mine, side="right")
 
 
-def _reviews_within(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray, days: int) -> np.ndarray:
+def _reviews_within(checked: CheckedReturn, placements: dict, first: np.ndarray, days: int) -> np.ndarray:
     """Statutory reviews (the Reviews table) held from the day the placement started to ``days`` after."""
     if checked.reviews is None:
         return np.full(len(first), np.nan)
     held = np.sort(_day_keys(checked.keys["reviews"], checked.dates["REVIEW"]))
-    start = _day_keys(placements["key"].to_numpy()[first], placements["DECOM"].to_numpy()[first])
+    start = _day_keys(placements["key"][first], placements["DECOM"][first])
     counted = np.searchsorted(held, start + days, side="right") - np.searchsorted(held, start, side="left")
-    return _unknown_unless_supplied(counted, checked.reviews, placements["authority"].to_numpy()[first])
+    return _unknown_unless_supplied(counted, checked.reviews, placements["authority"][first])
 
 
 def _unknown_unless_supplied(counts: np.ndarray, stacked: Stacked, authority: np.ndarray) -> np.ndarray:
@@ -699,23 +733,23 @@ def _unknown_unless_supplied(counts: np.ndarray, stacked: Stacked, authority: np
     return np.where(np.isin(authority, stacked.supplied_by), counts, np.nan)
 
 
-def _missing_during(checked: CheckedReturn, placements: pd.DataFrame, first: np.ndarray) -> np.ndarray:
+def _missing_during(checked: CheckedReturn, placements: dict, first: np.ndarray) -> np.ndarray:
     """Missing or absent episodes that began while the child was in this placement."""
     if checked.missing is None:
         return np.full(len(first), np.nan)
     began = checked.dates["MIS_START"]
     known = ~np.isnat(began)
     spells = np.sort(_day_keys(checked.keys["missing"][known], began[known]))
-    key = placements["key"].to_numpy()[first]
-    start = _day_keys(key, placements["DECOM"].to_numpy()[first])
-    end = placements["DEC"].to_numpy()[first]
+    key = placements["key"][first]
+    start = _day_keys(key, placements["DECOM"][first])
+    end = placements["DEC"][first]
     stop = np.where(np.isnat(end), (key.astype(np.int64) << 20) + (1 << 20) - 1,
-                    _day_keys(key, np.where(np.isnat(end), placements["DECOM"].to_numpy()[first], end)))
+                    _day_keys(key, np.where(np.isnat(end), placements["DECOM"][first], end)))
     counted = np.searchsorted(spells, stop, side="right") - np.searchsorted(spells, start, side="left")
-    return _unknown_unless_supplied(counted, checked.missing, placements["authority"].to_numpy()[first])
+    return _unknown_unless_supplied(counted, checked.missing, placements["authority"][first])
 
 
-def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, checked: CheckedReturn,
+def _excluded(placements: dict, reasons: np.ndarray, located: dict, checked: CheckedReturn,
               config: ReviewConfig) -> pd.DataFrame:
     """Every placement left out, with its reason.
 
@@ -725,10 +759,10 @@ def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, chec
     import pyarrow as pa
 
     dropped = np.flatnonzero(reasons != 0)
-    rows = placements["row"].to_numpy()[dropped]
+    rows = placements["row"][dropped]
     labels = table("placement_groups").set_index("group")["label"]
     # reason numbers 1..5, with "out of scope" split by placement group
-    groups = placements["placement_group"].array
+    groups = placements["placement_group"]
     scope_text = ["placement type out of scope: " + labels.get(g, "unknown") for g in groups.categories]
     reason = reasons[dropped].astype(np.int64)
     reason = np.where(reason == SCOPE, len(REASONS) + groups.codes[dropped], reason)
@@ -743,10 +777,10 @@ def _excluded(placements: pd.DataFrame, reasons: np.ndarray, located: dict, chec
     hosts = located["districts"]["upper_tier_name"].fillna("").astype(str).tolist() + [""]
     names = [config.names_by_code[c] for c in checked.codes]
     return pd.DataFrame({
-        "authority": _categories(placements["authority"].to_numpy()[dropped], names),
+        "authority": _categories(placements["authority"][dropped], names),
         "CHILD": pd.array(checked.episodes.column("CHILD").take(pa.array(rows)), dtype=pd.ArrowDtype(pa.string())),
-        "placement_start": placements["DECOM"].to_numpy()[dropped],
-        "place_code": placements["PLACE"].array.take(dropped),
+        "placement_start": placements["DECOM"][dropped],
+        "place_code": placements["PLACE"].take(dropped),
         "placed_in": _categories(np.where(district >= 0, district, len(hosts) - 1), hosts),
         "placement_postcode_level": pd.Categorical.from_codes(checked.postcodes["PL_POST"][0][rows], LEVELS),
         "reason": _categories(reason, reason_text),
@@ -759,10 +793,10 @@ def _categories(numbers: np.ndarray, text: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(where[numbers], categories=unique)
 
 
-def _funnel(placements: pd.DataFrame, steps: list[tuple[str, np.ndarray]], order: list[str],
+def _funnel(placements: dict, steps: list[tuple[str, np.ndarray]], order: list[str],
             config: ReviewConfig) -> pd.DataFrame:
     """Placements and children left after each rule, per authority."""
-    authority, key = placements["authority"].to_numpy(), placements["key"].to_numpy()
+    authority, key = placements["authority"], placements["key"]
     names = config.names_by_code
     rows = []
     counts = []
@@ -784,8 +818,8 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
         "child_id": frame["child_id"],
         "authority_code": frame["authority_code"],
         "authority": frame["authority"],
-        "placement_start": frame["DECOM"].dt.date,
-        "placement_end": frame["DEC"].dt.date,
+        "placement_start": _arrow_dates(frame["DECOM"]),
+        "placement_end": _arrow_dates(frame["DEC"]),
         "placement_year": frame["DECOM"].dt.year,
         "place_code": frame["PLACE"],
         "placement_description": frame["PLACE"].map(places),
@@ -810,12 +844,16 @@ def _frame_columns(frame: pd.DataFrame) -> pd.DataFrame:
         "days_looked_after_before": frame["days_looked_after_before"],
     })
     out["distance_band"] = distance_bands(out["distance_miles"])
-    out["school_age"] = out["age_at_placement"].between(5, 15).map({True: "Yes", False: "No"})
-    out["distant_placement"] = out["distant_placement"].map({True: "Yes", False: "No"})
-    out["placement_ended"] = frame["DEC"].notna().map({True: "Yes", False: "No"}).to_numpy()
+    out["school_age"] = _yes_no(out["age_at_placement"].between(5, 15))
+    out["distant_placement"] = _yes_no(out["distant_placement"])
+    out["placement_ended"] = _yes_no(frame["DEC"].notna())
     in_care = frame["days_looked_after_before"] + (frame["DEC"].fillna(frame["extract_date"]) - frame["DECOM"]).dt.days
-    out["looked_after_12_months"] = (in_care >= 365).map({True: "Yes", False: "No"}).to_numpy()
-    return out.sort_values(["authority_code", "child_id"]).reset_index(drop=True)
+    out["looked_after_12_months"] = _yes_no(in_care >= 365)
+    return out
+
+
+def _yes_no(mask: pd.Series) -> pd.Categorical:
+    return pd.Categorical.from_codes(mask.to_numpy(dtype=np.int8), categories=["No", "Yes"])
 
 
 def write_csv(df: pd.DataFrame, path: Path, header: bool = True) -> None:
