@@ -295,9 +295,9 @@ def padded_values(array) -> bool:
     used = data[offsets[0]:offsets[-1]]
     if not (used <= ord(" ")).any():   # no white space at all: the usual case, seen in one pass
         return False
-    space = np.append(ASCII_SPACE[data], False)   # the extra False answers for an empty last value
-    filled = offsets[1:] > offsets[:-1]
-    return bool((filled & (space[offsets[:-1]] | space[offsets[1:] - 1])).any())
+    starts, ends = offsets[:-1], offsets[1:]
+    first, last = data.take(starts, mode="clip"), data.take(ends - 1, mode="clip")   # an empty value's are ignored
+    return bool(((ends > starts) & (ASCII_SPACE[first] | ASCII_SPACE[last])).any())
 
 
 def any_lower_case(array) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from review_lib.config import table, text_matrix
+from review_lib.config import all_ascii, any_lower_case, padded_values, table, text_bytes, text_matrix
 
 METRES_PER_MILE = 1609.344
 FULL = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -367,26 +367,36 @@ def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return at
 
 
-def _at(matrix: np.ndarray, column: np.ndarray) -> np.ndarray:
-    """``matrix[i, column[i]]`` for every row ``i``, gathered from the flat array (several times
-    faster than two-dimensional fancy indexing)."""
-    matrix = np.ascontiguousarray(matrix)
-    return matrix.reshape(-1)[np.arange(len(matrix)) * matrix.shape[1] + column]
+#: the forms of an outward code, a letter written A and a digit 9 (the pattern of FULL, SECTOR, DISTRICT)
+OUTWARD_FORMS = ("A9", "A99", "A9A", "AA9", "AA99", "AA9A")
+#: each byte's kind in a postcode written without spaces: 1 a letter, 2 a digit, 3 anything else
+_KIND = np.full(256, 3, dtype=np.uint8)
+_KIND[ord("A"):ord("Z") + 1], _KIND[ord("0"):ord("9") + 1] = 1, 2
+_KIND[0] = 0   # past a value's end (text_matrix pads with NUL bytes)
+_SECTOR_SHAPE = -1   # an outward code and one digit: a sector if the text has its space just before it
 
 
-def _outward_ok(letter: np.ndarray, digit: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Rows whose first ``length`` characters form an outward code: A9, A99, A9A, AA9, AA99, AA9A.
+def _shape(form: str) -> int:
+    """A postcode form ('AA9A9AA') as the number :func:`_classify_distinct` computes from the bytes:
+    two bits a character (the character's kind, 0 past the end)."""
+    return sum(int(_KIND[ord(c)]) << (2 * i) for i, c in enumerate(form))
 
-    ``letter`` and ``digit`` say, per row and position, what kind of character stands there.
-    """
-    ok = letter[:, 0] & (length >= 2) & (length <= 4)
-    two_letters = letter[:, 1]   # the district's digit comes after one letter or two
-    ok &= np.where(two_letters, digit[:, 2], digit[:, 1])
-    third = np.where(two_letters, 2, 1)
-    # after that digit at most one more letter or digit
-    after = np.where(two_letters, letter[:, 3] | digit[:, 3], letter[:, 2] | digit[:, 2])
-    ok &= (length == third + 1) | ((length == third + 2) & after)
-    return ok
+
+@lru_cache(maxsize=1)
+def _level_of_shape() -> tuple[np.ndarray, np.ndarray]:
+    """The level of every possible shape of up to eight characters (a full postcode, a district, or
+    invalid: a shape with any other character in it is invalid), and the same with the shapes of a
+    sector marked as candidates, which take the first table's level where the text is not spaced as
+    a sector ('TS18 1' is a sector, 'TS181' is not; 'AB9 0' a sector, 'AB90' a district)."""
+    levels = np.full(1 << 16, INVALID, dtype=np.int8)
+    levels[0] = BLANK
+    for outward in OUTWARD_FORMS:
+        levels[_shape(outward)] = DISTRICT_LEVEL
+        levels[_shape(outward + "9AA")] = FULL_LEVEL
+    candidates = levels.copy()
+    for outward in OUTWARD_FORMS:
+        candidates[_shape(outward + "9")] = _SECTOR_SHAPE
+    return levels, candidates
 
 
 def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
@@ -410,35 +420,89 @@ def classify_postcodes(raw) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _classify_distinct(values) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`classify_postcodes` one value at a time.
+
+    A postcode as typed is at most eight bytes with one space (AA9A 9AA): each value's first eight
+    bytes are read as one 64-bit word, its space taken out by shifting the bytes above it, and its
+    shape (each character a letter, a digit or neither) looked up. Values with more spaces or more
+    bytes (rare) take the general way: spaces removed as text.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(values.cast(pa.string()), "")))
-    if not pc.all(pc.string_is_ascii(text)).as_py() or pc.any(pc.match_substring(text, "\t")).as_py():
+    text = values if values.type == pa.string() and values.null_count == 0 else pc.fill_null(values.cast(pa.string()), "")
+    nul = None
+    if not all_ascii(text) or _control_characters(text):
         # tabs, non-breaking spaces and invisible format characters (zero-width space) pasted in: rare
-        text = pc.utf8_trim_whitespace(pc.replace_substring_regex(
-            pc.replace_substring_regex(text, r"\p{Cf}", ""), r"[\s\p{Z}]+", " "))
+        text = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.replace_substring_regex(
+            pc.utf8_upper(text), r"\p{Cf}", ""), r"[\s\p{Z}\x0b\x1c-\x1f]+", " "))
+        nul = np.asarray(pc.match_substring(text, "\x00"))   # would read as the value's end
+    else:   # the usual case: only what is needed, as a column's bytes show
+        text = pc.ascii_trim_whitespace(text) if padded_values(text) else text
+        text = pc.ascii_upper(text) if any_lower_case(text) else text
+    chars, length = text_matrix(text, 8)
+    word = np.ascontiguousarray(chars).view("<u8").ravel()   # a value's first byte lowest
+    space = _zero_bytes(word ^ np.uint64(0x2020202020202020))
+    one_space = (space != 0) & ((space & (space - np.uint64(1))) == 0)
+    simple = (length <= 8) & ((space == 0) | one_space)
+    # the space's byte (8 for none): multiplying its marking bit, 1 << (8 * byte + 7), by a word whose
+    # byte j holds j + 1 leaves 8 - byte in the top byte
+    at = 8 - (((space >> np.uint64(7)) * np.uint64(0x0807060504030201)) >> np.uint64(56)).astype(np.intp)
+    at[~one_space] = 8
+    kept = _BYTES_BELOW[at]
+    packed = (word & kept) | ((word >> np.uint64(8)) & ~kept)
+    level = _levels(packed, one_space & (at == length - 2))
+    number = packed.byteswap() & np.uint64(0xFFFFFFFFFFFFFF00)   # sortable as the text; 7 bytes at most
+    rest = np.flatnonzero(~simple)
+    if len(rest):
+        level[rest], number[rest] = _classify_spaced(text.take(rest))
+    if nul is not None:
+        level[nul] = INVALID
+    number[level == INVALID] = 0     # not a postcode: no number
+    return level, number
+
+
+#: a word's bytes below byte ``i`` (all eight for ``i`` = 8)
+_BYTES_BELOW = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _zero_bytes(word: np.ndarray) -> np.ndarray:
+    """The top bit of each byte of ``word`` that is zero, and no other bit (exact, unlike the usual
+    shortcut, which may mark bytes above a zero one)."""
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    return ~(((word & low7) + low7) | word | low7)
+
+
+def _levels(packed: np.ndarray, spaced_as_sector: np.ndarray) -> np.ndarray:
+    """The level of each packed postcode word (no spaces, first byte lowest), a sector where its shape
+    is one and the text had its space just before the last digit."""
+    kind = _KIND[packed.view(np.uint8)].view("<u8")   # each byte's kind, two bits of a byte used
+    kind = (kind | (kind >> np.uint64(6))) & np.uint64(0x000F000F000F000F)   # the kinds side by side
+    kind = (kind | (kind >> np.uint64(12))) & np.uint64(0x000000FF000000FF)
+    shape = ((kind | (kind >> np.uint64(24))) & np.uint64(0xFFFF)).astype(np.intp)
+    levels, candidates = _level_of_shape()
+    return np.where((candidates[shape] == _SECTOR_SHAPE) & spaced_as_sector, SECTOR_LEVEL, levels[shape]).astype(np.int8)
+
+
+def _classify_spaced(text) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_classify_distinct` for values with several spaces or over eight bytes: spaces removed as text."""
+    import pyarrow.compute as pc
+
     packed = pc.replace_substring(text, " ", "")
     chars, length = text_matrix(packed, 8)
-    letter = (chars >= ord("A")) & (chars <= ord("Z"))
-    digit = (chars >= ord("0")) & (chars <= ord("9"))
-    level = np.full(len(chars), INVALID, dtype=np.int8)
-    level[length == 0] = BLANK
-    level[_outward_ok(letter, digit, length)] = DISTRICT_LEVEL
-    # a sector is an outward code, a space, then the inward digit: "TS18 1"
-    last = np.clip(length - 1, 0, 7)
-    spaced = pc.utf8_length(text).to_numpy() > length
-    sector = spaced & _at(digit, last) & _outward_ok(letter, digit, length - 1)
-    if sector.any():   # the space must sit just before the digit ("T S181" is not a sector)
-        candidates = np.flatnonzero(sector)
-        head = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(text.take(candidates), 0, -1))
-        sector[candidates] = np.asarray(pc.equal(head, pc.utf8_slice_codeunits(packed.take(candidates), 0, -1)))
-    level[sector] = SECTOR_LEVEL
-    inward = (length >= 5) & (length <= 7) & _at(digit, np.clip(length - 3, 0, 7)) & \
-        _at(letter, np.clip(length - 2, 0, 7)) & _at(letter, last)
-    level[inward & _outward_ok(letter, digit, length - 3)] = FULL_LEVEL
-    chars = np.where((length > 7)[:, None], 0, chars)     # too long to be a postcode: invalid, no number
-    return level, _as_numbers(chars)
+    word = np.ascontiguousarray(chars).view("<u8").ravel()
+    # a sector's space sits just before its digit ("T S181" is not a sector)
+    head = pc.utf8_rtrim_whitespace(pc.utf8_slice_codeunits(text, 0, -1))
+    sector = np.asarray(pc.equal(head, pc.utf8_slice_codeunits(packed, 0, -1))) & (
+        pc.binary_length(text).to_numpy() > length)
+    level = np.where(length > 7, INVALID, _levels(word, sector)).astype(np.int8)
+    return level, word.byteswap() & np.uint64(0xFFFFFFFFFFFFFF00)
+
+
+def _control_characters(text) -> bool:
+    """Whether any value holds a byte below space (a tab, a line end inside a value)."""
+    offsets, data = text_bytes(text)
+    return bool((data[offsets[0]:offsets[-1]] < ord(" ")).any())
 
 
 class Geography:

@@ -79,6 +79,35 @@ def test_whole_array_classification_agrees_with_the_one_by_one_rules():
     assert (again == np.repeat(level, 3)).all() and (codes_again == np.repeat(codes, 3)).all()
 
 
+def test_whole_array_classification_of_postcodes_as_typed_gives_their_numbers():
+    """Postcodes of every form, spaced, unspaced, padded, in lower case, with spaces in odd places,
+    with a tab or a non-breaking space: the level as the one-by-one rules give it, and for each one
+    located the number of its written-out form."""
+    import random
+
+    import pyarrow as pa
+
+    from review_lib.geography import LEVELS, classify_postcodes, postcode_codes
+
+    rnd = random.Random(11)
+    pick = lambda form: "".join(rnd.choice("ABDEGHJLMNPSTUWYZ") if c == "A" else rnd.choice("0123456789") for c in form)
+    typed = []
+    for _ in range(30_000):
+        outward, inward = pick(rnd.choice(["A9", "A99", "A9A", "AA9", "AA99", "AA9A"])), pick("9AA")
+        typed.append(rnd.choice([f"{outward} {inward}", outward + inward, outward, f"{outward} {inward[0]}",
+                                 f"  {outward}  {inward} ".lower(), f"{outward[0]} {outward[1:]}{inward}",
+                                 f"{outward}\t{inward}", f"{outward}\u00a0{inward[0]}", f"{outward} {inward}X",
+                                 f"{outward}{inward[0]}", f"{outward} {inward[:2]}", f"{outward}-{inward}"]))
+    level, codes = classify_postcodes(pa.array(typed))
+    written = [normalise_postcode(v) for v in typed]
+    assert [LEVELS[v] for v in level] == [kind for _, kind in written]
+    assert set(LEVELS[v] for v in level) == {"full", "sector", "district", "invalid"}
+    located = [i for i, (_, kind) in enumerate(written) if kind in ("full", "sector", "district")]
+    expected = postcode_codes(pa.array([written[i][0].replace(" ", "") for i in located]))
+    assert (codes[located] == expected).all()
+    assert (codes[level == LEVELS.index("invalid")] == 0).all()
+
+
 def test_the_points_cache_keeps_another_versions_cache_until_it_is_a_month_unused(tmp_path, monkeypatch):
     """Two checkouts of different versions share the cache folder: each writing its own cache must not
     delete the other's (they would rebuild in turn), but a cache no version has used for a month goes."""
