@@ -982,13 +982,27 @@ def _part(folder: Path, name: str, number: int) -> Path:
 
 
 def _concatenated(parts: list[Path], path: Path) -> None:
-    """The parts, in order, as one file (the parts are removed)."""
+    """The parts, in order, as one file (the parts are removed): the first becomes the file and the
+    others are appended by the kernel where it can (a national excluded.csv is 100 MB)."""
+    import os
     import shutil
 
-    with path.open("wb") as out:
-        for part in parts:
+    parts[0].replace(path)
+    with path.open("ab") as out:
+        for part in parts[1:]:
             with part.open("rb") as source:
-                shutil.copyfileobj(source, out, 1 << 22)
+                size, copied = os.fstat(source.fileno()).st_size, 0
+                try:
+                    while copied < size:
+                        step = os.copy_file_range(source.fileno(), out.fileno(), size - copied)
+                        if step == 0:
+                            break
+                        copied += step
+                except (AttributeError, OSError):   # not Linux, or a file system that cannot
+                    pass
+                source.seek(copied)
+                out.seek(0, os.SEEK_END)
+                shutil.copyfileobj(source, out, 1 << 22)   # whatever the kernel did not copy
             part.unlink()
 
 

@@ -642,3 +642,24 @@ def test_episodes_sort_by_child_then_start_as_a_two_key_sort_would():
         days[rng.random(50_000) < 0.05] = np.datetime64("NaT")
         days[rng.random(50_000) < 0.3] = days[0]
         assert (np.argsort(_day_keys(key, days), kind="stable") == np.lexsort((days.view(np.int64), key))).all()
+
+
+@pytest.mark.parametrize("kernel_copy", ["works", "refused", "partial"])
+def test_worker_parts_are_joined_in_order_whatever_the_kernel_copies(tmp_path, monkeypatch, kernel_copy):
+    import os
+
+    from review_lib.frame import _concatenated
+
+    parts = [tmp_path / f"part{i}" for i in range(3)]
+    for i, part in enumerate(parts):
+        part.write_bytes(f"part {i}\n".encode() * (1000 + i))
+    expected = b"".join(p.read_bytes() for p in parts)
+    real = os.copy_file_range
+    if kernel_copy == "refused":   # another system, or a file system the kernel cannot copy within
+        monkeypatch.setattr(os, "copy_file_range", lambda *a: (_ for _ in ()).throw(OSError(18, "cross-device")))
+    elif kernel_copy == "partial":   # copies a little, then stops
+        monkeypatch.setattr(os, "copy_file_range", lambda src, dst, count: real(src, dst, min(count, 100)) if
+                            os.lseek(src, 0, os.SEEK_CUR) < 100 else 0)
+    _concatenated(parts, tmp_path / "joined.csv")
+    assert (tmp_path / "joined.csv").read_bytes() == expected
+    assert not any(p.exists() for p in parts)
