@@ -552,10 +552,10 @@ def _homes_elsewhere(placements: dict, located: dict, checked: CheckedReturn, co
     names = located["districts"].drop_duplicates("upper_tier_code").set_index("upper_tier_code")["upper_tier_name"]
     warnings = []
     for number, code in enumerate(checked.codes):
-        homes = counts[number].copy()
-        total, own = int(homes.sum()), int(homes[np.searchsorted(tiers, code)])
+        homes, mine = counts[number].copy(), np.searchsorted(tiers, code)
+        total, own = int(homes.sum()), int(homes[mine])
         if total >= HOMES_TO_TELL and own / total < 0.5:
-            homes[np.searchsorted(tiers, code)] = 0
+            homes[mine] = 0
             most = tiers[homes.argmax()]
             name = config.names_by_code.get(code, code)
             warnings.append(f"Warning: {total - own:,} of the {total:,} placements "
@@ -637,9 +637,9 @@ def _frame_rows(placements: dict, first: np.ndarray, located: dict, checked: Che
     ep = checked.episodes
     number = placements["authority"][first]
     order = pc.sort_indices(pa.table({"authority": number, "child": ep.column("CHILD").take(
-        placements["row"][first])}), sort_keys=[("authority", "ascending"), ("child", "ascending")])
-    first = first[order.to_numpy()]
-    number, rows = number[order.to_numpy()], placements["row"][first]
+        placements["row"][first])}), sort_keys=[("authority", "ascending"), ("child", "ascending")]).to_numpy()
+    first, number = first[order], number[order]
+    rows = placements["row"][first]
     at = np.searchsorted(located["rows"], first)
     where, home = located["where"], located["home"]
     district = np.maximum(where["district"][at], 0)   # frame placements are all located
